@@ -1,0 +1,9 @@
+// The subcommands of the `nibble` program. Each takes its own argv (argv[0] is the command name),
+// returns the exit status, and throws InputError for bad input (the caller prints it, exit 2).
+#pragma once
+
+namespace nibble {
+
+int run_command(int argc, char* argv[]);
+
+}  // namespace nibble

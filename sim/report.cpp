@@ -1,0 +1,262 @@
+#include "sim/report.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "sim/error.h"
+#include "sim/version.h"
+
+namespace nibble {
+
+namespace {
+
+double ratio(double num, double den) { return den == 0 ? 0.0 : num / den; }
+
+Json precision_json(const OperandPrecisions& p) {
+  return {{"a", to_string(p.a)}, {"b", to_string(p.b)}, {"out", to_string(p.out)}};
+}
+
+Json energy_json(const EnergyTotals& t) {
+  Json by_unit = Json::object(), by_event = Json::object();
+  for (const auto& [k, v] : t.by_unit_pj) by_unit[k] = v;
+  for (const auto& [k, v] : t.by_event_pj) by_event[k] = v;
+  return {{"total", t.total_pj}, {"by_unit", by_unit}, {"by_event", by_event}};
+}
+
+}  // namespace
+
+Json build_report(const RunInputs& in, const RunResult& result) {
+  const Workload& w = *in.workload;
+  const double hz = result.clock_mhz * 1e6;
+  Json ops = Json::array();
+  EnergyLedger total_energy;
+  uint64_t total_macs = 0;
+  for (std::size_t i = 0; i < result.ops.size(); ++i) {
+    const OpResult& r = result.ops[i];
+    const Op& op = w.ops[i];
+    const uint64_t cycles = r.end_cycle - r.start_cycle;
+    const EnergyTotals e = r.energy.price(*in.energy);
+    Json j = {{"name", op.name},
+              {"type", to_string(op.type)},
+              {"pass", to_string(op.pass)},
+              {"precision", precision_json(op.precision)},
+              {"gemm", {{"M", op.gemm.m}, {"N", op.gemm.n}, {"K", op.gemm.k}}}};
+    if (op.conv) {
+      const ConvShape& c = *op.conv;
+      j["conv2d"] = {{"batch", c.batch},     {"C", c.c}, {"H", c.h}, {"W", c.w},
+                     {"filters", c.filters}, {"R", c.r}, {"S", c.s}, {"stride", c.stride},
+                     {"padding", c.padding}};
+      j["lowering"] = op.lowering;
+    }
+    j["mapping"] = r.mapping;
+    j["tiles"] = r.tiles;
+    j["start_cycle"] = r.start_cycle;
+    j["end_cycle"] = r.end_cycle;
+    j["cycles"] = cycles;
+    j["macs"] = r.macs;
+    j["utilization"] =
+        ratio(static_cast<double>(r.macs),
+              static_cast<double>(cycles) * static_cast<double>(result.peak_macs_per_cycle));
+    j["energy_pj"] = e.total_pj;
+    Json by_unit = Json::object();
+    for (const auto& [k, v] : e.by_unit_pj) by_unit[k] = v;
+    j["energy_by_unit_pj"] = by_unit;
+    ops.push_back(std::move(j));
+    total_energy.add(r.energy);
+    total_macs += r.macs;
+  }
+  const EnergyTotals e = total_energy.price(*in.energy);
+  const double seconds = static_cast<double>(result.cycles) / hz;
+  Json report;
+  report["nibble_version"] = kNibbleVersion;
+  report["status"] = result.complete ? "complete" : "interrupted";
+  report["config"] = {{"file", in.config_file}, {"set", in.sets}};
+  report["workload"] = {{"file", w.file},
+                        {"name", w.name},
+                        {"format", w.format},
+                        {"ops", w.ops.size()},
+                        {"ops_finished", result.ops.size()}};
+  report["hardware"] = result.hardware;
+  report["clock_mhz"] = result.clock_mhz;
+  report["cycles"] = result.cycles;
+  report["seconds"] = seconds;
+  report["macs"] = total_macs;
+  report["peak_macs_per_cycle"] = result.peak_macs_per_cycle;
+  report["utilization"] =
+      ratio(static_cast<double>(total_macs),
+            static_cast<double>(result.cycles) * static_cast<double>(result.peak_macs_per_cycle));
+  Json energy = energy_json(e);
+  energy["table"] = {{"file", in.energy->file()}, {"name", in.energy->name()}};
+  report["energy_pj"] = energy;
+  report["average_power_w"] = ratio(e.total_pj * 1e-12, seconds);
+  report["ops"] = ops;
+  return report;
+}
+
+void write_ops_csv(std::ostream& out, const Json& report) {
+  out << "name,type,pass,a,b,out,M,N,K,tiles,start_cycle,end_cycle,cycles,macs,utilization,"
+         "energy_pj\n";
+  for (const Json& op : report["ops"]) {
+    std::string name = op["name"].get<std::string>();
+    if (name.find_first_of(",\"\n") != std::string::npos) {
+      std::string quoted = "\"";
+      for (char ch : name) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      name = quoted + "\"";
+    }
+    out << name << ',' << op["type"].get<std::string>() << ',' << op["pass"].get<std::string>()
+        << ',' << op["precision"]["a"].get<std::string>() << ','
+        << op["precision"]["b"].get<std::string>() << ','
+        << op["precision"]["out"].get<std::string>() << ',' << op["gemm"]["M"] << ','
+        << op["gemm"]["N"] << ',' << op["gemm"]["K"] << ',' << op["tiles"] << ','
+        << op["start_cycle"] << ',' << op["end_cycle"] << ',' << op["cycles"] << ',' << op["macs"]
+        << ',' << format_double(op["utilization"].get<double>()) << ','
+        << format_double(op["energy_pj"].get<double>()) << '\n';
+  }
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes `text` to dir/name through a temporary file and a rename.
+void write_file_atomically(const fs::path& dir, const std::string& name, const std::string& text) {
+  const fs::path tmp = dir / ("." + name + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      throw InputError((dir / name).string() + ": cannot write (" + std::strerror(errno) + ")");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir / name, ec);
+  if (ec) throw InputError((dir / name).string() + ": cannot write (" + ec.message() + ")");
+}
+
+}  // namespace
+
+void write_run_outputs(const std::string& dir, const RunInputs& in, const RunResult& result,
+                       const Json& report) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) {
+    throw InputError(dir + ": cannot create the output directory (" + ec.message() + ")");
+  }
+  // A report.json from an earlier run must not outlive a partial rewrite of its companions.
+  fs::remove(fs::path(dir) / "report.json", ec);
+
+  write_file_atomically(dir, "config.resolved.json", in.resolved_config.dump(2) + "\n");
+
+  Stats stats;
+  stats.add("sim.cycles", result.cycles, "cycle", "simulated core cycles");
+  stats.add("sim.seconds", report["seconds"].get<double>(), "s", "simulated time");
+  stats.add("sim.clock_mhz", result.clock_mhz, "MHz", "core clock");
+  stats.add("sim.ops", static_cast<uint64_t>(result.ops.size()), "op", "ops finished");
+  stats.add("sim.utilization", report["utilization"].get<double>(), "fraction",
+            "MACs done / (cycles x peak MACs per cycle)");
+  for (const Stat& s : result.stats.all()) stats.add_stat(s);
+  const Json& energy = report["energy_pj"];
+  stats.add("energy.total_pj", energy["total"].get<double>(), "pJ", "total energy");
+  for (const auto& [unit, pj] : energy["by_unit"].items()) {
+    stats.add("energy.by_unit." + unit + "_pj", pj.get<double>(), "pJ", "energy of unit " + unit);
+  }
+  for (const auto& [event, pj] : energy["by_event"].items()) {
+    stats.add("energy.by_event." + event + "_pj", pj.get<double>(), "pJ",
+              "energy of event " + event);
+  }
+  std::ostringstream stats_text;
+  stats.write_text(stats_text);
+  write_file_atomically(dir, "stats.txt", stats_text.str());
+
+  std::ostringstream csv;
+  write_ops_csv(csv, report);
+  write_file_atomically(dir, "ops.csv", csv.str());
+
+  write_file_atomically(dir, "report.json", report.dump(2) + "\n");
+}
+
+namespace {
+
+std::string with_commas(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)
+    s.insert(static_cast<std::size_t>(i), ",");
+  return s;
+}
+
+std::string si(double value, const char* unit) {
+  const char* prefixes[] = {"p", "n", "u", "m", "", "k", "M", "G", "T"};
+  int index = 4;
+  double v = value;
+  while (std::abs(v) >= 1000 && index < 8) v /= 1000, ++index;
+  while (v != 0 && std::abs(v) < 1 && index > 0) v *= 1000, --index;
+  std::ostringstream out;
+  out << std::setprecision(4) << v << ' ' << prefixes[index] << unit;
+  return out.str();
+}
+
+std::string percent(double fraction) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1) << 100.0 * fraction << '%';
+  return out.str();
+}
+
+}  // namespace
+
+void print_summary(std::ostream& out, const Json& report, const std::string& dir) {
+  const Json& hw = report["hardware"]["mac_array"];
+  const double total_pj = report["energy_pj"]["total"].get<double>();
+  out << "nibble " << report["nibble_version"].get<std::string>() << ": "
+      << report["workload"]["name"].get<std::string>() << " on a " << hw["rows"] << "x"
+      << hw["cols"] << " systolic array (" << hw["dataflow"].get<std::string>() << ", "
+      << hw["schedule"].get<std::string>() << " schedule) at "
+      << format_double(report["clock_mhz"].get<double>()) << " MHz\n";
+  if (report["status"] != "complete") {
+    out << "  INTERRUPTED: " << report["workload"]["ops_finished"] << " of "
+        << report["workload"]["ops"] << " ops finished; the report covers those only\n";
+  }
+  out << "  cycles       " << with_commas(report["cycles"].get<uint64_t>()) << "  ("
+      << si(report["seconds"].get<double>(), "s") << ")\n";
+  out << "  MACs         " << with_commas(report["macs"].get<uint64_t>()) << "  (utilization "
+      << percent(report["utilization"].get<double>()) << ")\n";
+  out << "  energy       " << si(total_pj * 1e-12, "J");
+  std::string sep = "  (";
+  for (const auto& [unit, pj] : report["energy_pj"]["by_unit"].items()) {
+    out << sep << unit << ' ' << percent(ratio(pj.get<double>(), total_pj));
+    sep = ", ";
+  }
+  out << ")\n";
+  out << "  avg power    " << si(report["average_power_w"].get<double>(), "W") << "\n";
+
+  std::vector<const Json*> ops;
+  for (const Json& op : report["ops"]) ops.push_back(&op);
+  std::stable_sort(ops.begin(), ops.end(), [](const Json* a, const Json* b) {
+    return (*a)["cycles"].get<uint64_t>() > (*b)["cycles"].get<uint64_t>();
+  });
+  const std::size_t shown = std::min<std::size_t>(ops.size(), 5);
+  const double cycles = static_cast<double>(report["cycles"].get<uint64_t>());
+  std::size_t name_width = 20;
+  for (std::size_t i = 0; i < shown; ++i) {
+    name_width = std::max(name_width, (*ops[i])["name"].get<std::string>().size());
+  }
+  out << "  top " << shown << " of " << ops.size() << " ops by cycles:\n";
+  for (std::size_t i = 0; i < shown; ++i) {
+    const Json& op = *ops[i];
+    std::ostringstream line;
+    line << "    " << std::left << std::setw(static_cast<int>(name_width)) << op["name"].get<std::string>() << ' '
+         << std::setw(10) << op["pass"].get<std::string>() << std::right << std::setw(14)
+         << with_commas(op["cycles"].get<uint64_t>()) << " cycles " << std::setw(6)
+         << percent(ratio(static_cast<double>(op["cycles"].get<uint64_t>()), cycles)) << "  util "
+         << percent(op["utilization"].get<double>()) << '\n';
+    out << line.str();
+  }
+  out << "  report       " << dir << "/report.json\n";
+}
+
+}  // namespace nibble

@@ -1,0 +1,33 @@
+// What a simulation hands to the report writer, in terms that know nothing about the hardware:
+// per-op cycles, MACs and energy events, plus the units' statistics.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/config.h"
+#include "sim/energy.h"
+#include "sim/stats.h"
+
+namespace nibble {
+
+struct OpResult {
+  uint64_t start_cycle = 0;
+  uint64_t end_cycle = 0;
+  uint64_t macs = 0;
+  uint64_t tiles = 0;   // tile operations (array folds) the op was split into
+  EnergyLedger energy;  // events of this op
+  Json mapping;         // how the op was laid onto the hardware, for the report
+};
+
+struct RunResult {
+  bool complete = true;  // false when interrupted: `ops` then holds the finished ones
+  double clock_mhz = 0;
+  uint64_t cycles = 0;  // end of the last finished op
+  uint64_t peak_macs_per_cycle = 0;
+  std::vector<OpResult> ops;  // in workload order
+  Stats stats;                // the units' counters
+  Json hardware;              // a short description of the simulated machine
+};
+
+}  // namespace nibble

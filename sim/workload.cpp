@@ -1,0 +1,460 @@
+#include "sim/workload.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "sim/config.h"
+#include "sim/error.h"
+
+namespace nibble {
+
+namespace {
+
+struct PrecisionInfo {
+  Precision precision;
+  const char* name;
+  uint32_t bits;
+  const char* datapath;
+};
+
+constexpr std::array<PrecisionInfo, 10> kPrecisions{{
+    {Precision::kInt2, "int2", 2, "int2"},
+    {Precision::kInt4, "int4", 4, "int4"},
+    {Precision::kUint4, "uint4", 4, "int4"},
+    {Precision::kInt8, "int8", 8, "int8"},
+    {Precision::kFp4, "fp4", 4, "fp4"},
+    {Precision::kHfp8_143, "hfp8_143", 8, "hfp8"},
+    {Precision::kHfp8_152, "hfp8_152", 8, "hfp8"},
+    {Precision::kFp16, "fp16", 16, "fp16"},
+    {Precision::kDlfloat16, "dlfloat16", 16, "fp16"},
+    {Precision::kFp32, "fp32", 32, "fp32"},
+}};
+
+const PrecisionInfo& info(Precision p) { return kPrecisions[static_cast<std::size_t>(p)]; }
+
+// Dimensions above 2^30 are certainly typos, and the bound keeps every product we form in range.
+constexpr uint64_t kMaxDim = uint64_t{1} << 30;
+// An op of more than 2^60 MACs would take decades to simulate; it is a typo, not a workload.
+constexpr uint64_t kMaxMacs = uint64_t{1} << 60;
+
+uint64_t checked_mul(uint64_t a, uint64_t b, const std::string& where) {
+  if (a != 0 && b > kMaxMacs / a) {
+    throw InputError(where + ": the op is too large (more than 2^60 MACs); check its dimensions");
+  }
+  return a * b;
+}
+
+void check_macs(const GemmShape& g, const std::string& where) {
+  checked_mul(checked_mul(g.m, g.n, where), g.k, where);
+}
+
+}  // namespace
+
+const char* const kPrecisionNames =
+    "\"int2\", \"int4\", \"uint4\", \"int8\", \"fp4\", \"hfp8_143\", \"hfp8_152\", \"fp16\", "
+    "\"dlfloat16\", \"fp32\"";
+
+const char* to_string(Pass pass) {
+  switch (pass) {
+    case Pass::kFwd:
+      return "fwd";
+    case Pass::kBwdData:
+      return "bwd_data";
+    case Pass::kBwdWeight:
+      return "bwd_weight";
+    case Pass::kUpdate:
+      return "update";
+  }
+  return "?";
+}
+
+std::optional<Pass> parse_pass(const std::string& text) {
+  for (Pass p : {Pass::kFwd, Pass::kBwdData, Pass::kBwdWeight, Pass::kUpdate}) {
+    if (text == to_string(p)) return p;
+  }
+  return std::nullopt;
+}
+
+const char* to_string(Precision precision) { return info(precision).name; }
+uint32_t bits_of(Precision precision) { return info(precision).bits; }
+const char* datapath_of(Precision precision) { return info(precision).datapath; }
+
+std::optional<Precision> parse_precision(const std::string& text) {
+  for (const auto& p : kPrecisions) {
+    if (text == p.name) return p.precision;
+  }
+  return std::nullopt;
+}
+
+const char* to_string(OpType type) { return type == OpType::kGemm ? "gemm" : "conv2d"; }
+
+GemmShape lower_conv2d(const ConvShape& conv, Pass pass, const std::string& where) {
+  if (conv.h + 2 * conv.padding < conv.r || conv.w + 2 * conv.padding < conv.s) {
+    throw InputError(
+        where + ": the filter (R=" + std::to_string(conv.r) + ", S=" + std::to_string(conv.s) +
+        ") is larger than the padded input (H+2p=" + std::to_string(conv.h + 2 * conv.padding) +
+        ", W+2p=" + std::to_string(conv.w + 2 * conv.padding) + ")");
+  }
+  const uint64_t pixels =
+      checked_mul(checked_mul(conv.batch, conv.out_h(), where), conv.out_w(), where);
+  const uint64_t window = checked_mul(checked_mul(conv.r, conv.s, where), conv.c, where);
+  GemmShape g;
+  switch (pass) {
+    case Pass::kFwd:
+      g = {pixels, conv.filters, window};
+      break;
+    case Pass::kBwdData:
+      g = {pixels, window, conv.filters};
+      break;
+    case Pass::kBwdWeight:
+      g = {window, conv.filters, pixels};
+      break;
+    case Pass::kUpdate:
+      throw InputError(where +
+                       ": a conv2d op cannot have pass \"update\": the optimizer update is "
+                       "element-wise, not a convolution; describe the weight-gradient GEMM as pass "
+                       "\"bwd_weight\"");
+  }
+  check_macs(g, where);
+  return g;
+}
+
+GemmShape lower_conv2d_scalesim(const ConvShape& conv) {
+  const uint64_t rows = (conv.h - conv.r + conv.stride + conv.stride - 1) / conv.stride;
+  const uint64_t cols = (conv.w - conv.s + conv.stride + conv.stride - 1) / conv.stride;
+  return {rows * cols, conv.filters, conv.r * conv.s * conv.c};
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON traces
+
+namespace {
+
+// Strict reader of one JSON object of a trace: like ConfigNode, but for trace files, whose paths
+// include array indices (ops[3].M).
+class TraceObject {
+ public:
+  TraceObject(const std::string& file, const Json& node, std::string path)
+      : file_(file), node_(node), path_(std::move(path)) {}
+
+  const Json* find(const std::string& key) {
+    read_.push_back(key);
+    const auto it = node_.find(key);
+    return it == node_.end() ? nullptr : &*it;
+  }
+  const Json& require(const std::string& key, const std::string& expected) {
+    const Json* j = find(key);
+    if (j == nullptr) {
+      throw InputError(file_ + ": " + where(key) + ": missing; expected " + expected);
+    }
+    return *j;
+  }
+  [[noreturn]] void fail(const std::string& key, const std::string& expected,
+                         const Json& found) const {
+    throw InputError(file_ + ": " + where(key) + ": expected " + expected + ", found " +
+                     describe_json(found));
+  }
+  std::string where(const std::string& key) const { return path_ + "." + key; }
+
+  std::string string(const std::string& key) {
+    const Json& j = require(key, "a non-empty string");
+    if (!j.is_string() || j.get<std::string>().empty()) fail(key, "a non-empty string", j);
+    return j.get<std::string>();
+  }
+  uint64_t dim(const std::string& key, std::optional<uint64_t> fallback, uint64_t min) {
+    const std::string expected =
+        "an integer in [" + std::to_string(min) + ", " + std::to_string(kMaxDim) + "]";
+    const Json* j = fallback ? find(key) : &require(key, expected);
+    if (j == nullptr) return *fallback;
+    if (!j->is_number_integer()) fail(key, expected, *j);
+    if (j->is_number_unsigned()) {
+      const auto v = j->get<uint64_t>();
+      if (v < min || v > kMaxDim) fail(key, expected, *j);
+      return v;
+    }
+    const auto v = j->get<int64_t>();
+    if (v < static_cast<int64_t>(min) || v > static_cast<int64_t>(kMaxDim)) fail(key, expected, *j);
+    return static_cast<uint64_t>(v);
+  }
+  void finish() const {
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (std::find(read_.begin(), read_.end(), it.key()) != read_.end()) continue;
+      std::string known;
+      for (const auto& k : read_) known += (known.empty() ? "" : ", ") + k;
+      throw InputError(file_ + ": " + where(it.key()) + ": unknown key (expected one of: " + known +
+                       ")");
+    }
+  }
+
+ private:
+  const std::string& file_;
+  const Json& node_;
+  std::string path_;
+  std::vector<std::string> read_;
+};
+
+Precision precision_field(TraceObject& obj, const std::string& key) {
+  const std::string expected = std::string("one of ") + kPrecisionNames;
+  const Json& j = obj.require(key, expected);
+  if (!j.is_string()) obj.fail(key, expected, j);
+  const auto p = parse_precision(j.get<std::string>());
+  if (!p) obj.fail(key, expected, j);
+  return *p;
+}
+
+Op read_op(const std::string& file, const Json& node, const std::string& path) {
+  if (!node.is_object()) {
+    throw InputError(file + ": " + path + ": expected an op object, found " + describe_json(node));
+  }
+  TraceObject obj(file, node, path);
+  Op op;
+  op.name = obj.string("name");
+
+  const Json& type = obj.require("type", "\"gemm\" or \"conv2d\"");
+  if (type == "gemm") {
+    op.type = OpType::kGemm;
+  } else if (type == "conv2d") {
+    op.type = OpType::kConv2d;
+  } else {
+    obj.fail("type", "\"gemm\" or \"conv2d\"", type);
+  }
+
+  const std::string pass_expected = std::string("one of ") + kPassNames;
+  const Json& pass = obj.require("pass", pass_expected);
+  if (!pass.is_string() || !parse_pass(pass.get<std::string>())) {
+    obj.fail("pass", pass_expected, pass);
+  }
+  op.pass = *parse_pass(pass.get<std::string>());
+
+  const Json& prec = obj.require("precision", "an object {\"a\", \"b\", \"out\"}");
+  if (!prec.is_object()) obj.fail("precision", "an object {\"a\", \"b\", \"out\"}", prec);
+  TraceObject p(file, prec, obj.where("precision"));
+  op.precision.a = precision_field(p, "a");
+  op.precision.b = precision_field(p, "b");
+  op.precision.out = precision_field(p, "out");
+  p.finish();
+
+  if (op.type == OpType::kGemm) {
+    op.gemm = {obj.dim("M", std::nullopt, 1), obj.dim("N", std::nullopt, 1),
+               obj.dim("K", std::nullopt, 1)};
+    check_macs(op.gemm, file + ": " + path);
+  } else {
+    ConvShape c;
+    c.batch = obj.dim("batch", 1, 1);
+    c.c = obj.dim("C", std::nullopt, 1);
+    c.h = obj.dim("H", std::nullopt, 1);
+    c.w = obj.dim("W", std::nullopt, 1);
+    c.filters = obj.dim("filters", std::nullopt, 1);
+    c.r = obj.dim("R", std::nullopt, 1);
+    c.s = obj.dim("S", std::nullopt, 1);
+    c.stride = obj.dim("stride", 1, 1);
+    c.padding = obj.dim("padding", 0, 0);
+    op.conv = c;
+    op.lowering = "im2col";
+    op.gemm = lower_conv2d(c, op.pass, file + ": " + path + " (\"" + op.name + "\")");
+  }
+  obj.finish();
+  return op;
+}
+
+void check_unique_names(const Workload& w) {
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < w.ops.size(); ++i) {
+    if (!seen.insert(w.ops[i].name).second) {
+      throw InputError(w.file + ": ops[" + std::to_string(i) + "].name: the name \"" +
+                       w.ops[i].name + "\" is used by an earlier op; op names must be unique");
+    }
+  }
+}
+
+std::string stem_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  const auto dot = base.find_last_of('.');
+  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+}
+
+}  // namespace
+
+Workload read_json_trace(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw InputError(path + ": cannot open workload file (does it exist and is it readable?)");
+  Json root;
+  try {
+    root = Json::parse(in);
+  } catch (const Json::parse_error& e) {
+    throw InputError(path + ": not valid JSON: " + e.what());
+  }
+  if (!root.is_object()) {
+    throw InputError(path + ": expected a trace object at the top level, found " +
+                     describe_json(root));
+  }
+  TraceObject top(path, root, "");
+  Workload w;
+  w.file = path;
+  w.format = "nibble-trace";
+  const Json& format = top.require("format", "\"nibble-trace\"");
+  if (format != "nibble-trace") top.fail("format", "\"nibble-trace\"", format);
+  const Json& version = top.require("version", "1");
+  if (version != 1) {
+    throw InputError(path + ": .version: this build reads trace format version 1, the file says " +
+                     describe_json(version));
+  }
+  w.name = stem_of(path);
+  if (const Json* name = top.find("name")) {
+    if (!name->is_string() || name->get<std::string>().empty()) {
+      top.fail("name", "a non-empty string", *name);
+    }
+    w.name = name->get<std::string>();
+  }
+  if (const Json* d = top.find("description"); d != nullptr && !d->is_string()) {
+    top.fail("description", "a string", *d);
+  }
+  const Json& ops = top.require("ops", "a non-empty array of ops");
+  if (!ops.is_array() || ops.empty()) top.fail("ops", "a non-empty array of ops", ops);
+  top.finish();
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    w.ops.push_back(read_op(path, ops[i], ".ops[" + std::to_string(i) + "]"));
+  }
+  check_unique_names(w);
+  return w;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SCALE-Sim topology CSVs
+
+namespace {
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  std::istringstream in(line);
+  while (std::getline(in, cell, ',')) cells.push_back(trim(cell));
+  // SCALE-Sim writes a trailing comma on every line.
+  while (!cells.empty() && cells.back().empty()) cells.pop_back();
+  return cells;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return s;
+}
+
+const std::vector<std::string> kConvHeader = {"layer name",    "ifmap height", "ifmap width",
+                                              "filter height", "filter width", "channels",
+                                              "num filter",    "strides"};
+const std::vector<std::string> kGemmHeader = {"layer name", "m", "n", "k"};
+
+uint64_t csv_dim(const std::string& file, std::size_t line_no, const std::string& column,
+                 const std::string& cell) {
+  const std::string where =
+      file + ": line " + std::to_string(line_no) + ", column '" + column + "'";
+  const bool digits = !cell.empty() && std::all_of(cell.begin(), cell.end(), [](unsigned char ch) {
+    return std::isdigit(ch) != 0;
+  });
+  if (!digits || cell.size() > 10 || std::stoull(cell) < 1 || std::stoull(cell) > kMaxDim) {
+    throw InputError(where + ": expected an integer in [1, " + std::to_string(kMaxDim) +
+                     "], found '" + abbreviate(cell) + "'");
+  }
+  return std::stoull(cell);
+}
+
+}  // namespace
+
+Workload read_scalesim_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw InputError(path + ": cannot open workload file (does it exist and is it readable?)");
+  Workload w;
+  w.file = path;
+  w.format = "scalesim-csv";
+  w.name = stem_of(path);
+  std::string line;
+  std::size_t line_no = 0;
+  std::vector<std::string> header;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (trim(line).empty()) continue;
+    auto cells = split_csv_line(line);
+    if (header.empty()) {
+      for (auto& c : cells) header.push_back(lower(c));
+      if (header != kConvHeader && header != kGemmHeader) {
+        throw InputError(path + ": line " + std::to_string(line_no) +
+                         ": expected a SCALE-Sim topology header, either 'Layer name, IFMAP "
+                         "Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+                         "Strides,' or 'Layer Name, M, N, K,', found '" +
+                         abbreviate(trim(line), 80) + "'");
+      }
+      continue;
+    }
+    if (cells.size() != header.size()) {
+      throw InputError(path + ": line " + std::to_string(line_no) + ": expected " +
+                       std::to_string(header.size()) + " fields, found " +
+                       std::to_string(cells.size()));
+    }
+    Op op;
+    op.name = cells[0];
+    if (op.name.empty()) {
+      throw InputError(path + ": line " + std::to_string(line_no) + ": empty layer name");
+    }
+    op.pass = Pass::kFwd;
+    op.precision = {Precision::kInt4, Precision::kInt4, Precision::kFp16};
+    if (header == kGemmHeader) {
+      op.type = OpType::kGemm;
+      op.gemm = {csv_dim(path, line_no, "M", cells[1]), csv_dim(path, line_no, "N", cells[2]),
+                 csv_dim(path, line_no, "K", cells[3])};
+    } else {
+      ConvShape c;
+      c.h = csv_dim(path, line_no, "IFMAP Height", cells[1]);
+      c.w = csv_dim(path, line_no, "IFMAP Width", cells[2]);
+      c.r = csv_dim(path, line_no, "Filter Height", cells[3]);
+      c.s = csv_dim(path, line_no, "Filter Width", cells[4]);
+      c.c = csv_dim(path, line_no, "Channels", cells[5]);
+      c.filters = csv_dim(path, line_no, "Num Filter", cells[6]);
+      c.stride = csv_dim(path, line_no, "Strides", cells[7]);
+      if (c.r > c.h || c.s > c.w) {
+        throw InputError(path + ": line " + std::to_string(line_no) + " (\"" + op.name +
+                         "\"): the filter (" + std::to_string(c.r) + "x" + std::to_string(c.s) +
+                         ") is larger than the input (" + std::to_string(c.h) + "x" +
+                         std::to_string(c.w) + ")");
+      }
+      op.type = OpType::kConv2d;
+      op.conv = c;
+      op.lowering = "scalesim";
+      op.gemm = lower_conv2d_scalesim(c);
+    }
+    check_macs(op.gemm, path + ": line " + std::to_string(line_no));
+    w.ops.push_back(std::move(op));
+  }
+  if (header.empty()) throw InputError(path + ": empty file; expected a SCALE-Sim topology CSV");
+  if (w.ops.empty()) throw InputError(path + ": the topology has a header but no layers");
+  check_unique_names(w);
+  return w;
+}
+
+Workload read_workload(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw InputError(path + ": cannot open workload file (does it exist and is it readable?)");
+  char ch = 0;
+  while (in.get(ch) && std::isspace(static_cast<unsigned char>(ch))) {
+  }
+  if (!in) throw InputError(path + ": empty file; expected a JSON trace or a SCALE-Sim CSV");
+  return ch == '{' ? read_json_trace(path) : read_scalesim_csv(path);
+}
+
+}  // namespace nibble

@@ -1,0 +1,96 @@
+// Workloads: the ops a trace asks the accelerator to run, after reading and lowering.
+//
+// Every op reaches the models as a GEMM C[M×N] = A[M×K]·B[K×N] plus what it was before lowering
+// (for reports). Reading checks every field; lowering is exact integer arithmetic.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nibble {
+
+enum class Pass { kFwd, kBwdData, kBwdWeight, kUpdate };
+const char* to_string(Pass pass);
+std::optional<Pass> parse_pass(const std::string& text);
+constexpr const char* kPassNames = "\"fwd\", \"bwd_data\", \"bwd_weight\", \"update\"";
+
+// Operand and result number formats a trace may name.
+enum class Precision {
+  kInt2,
+  kInt4,
+  kUint4,
+  kInt8,
+  kFp4,
+  kHfp8_143,
+  kHfp8_152,
+  kFp16,
+  kDlfloat16,
+  kFp32
+};
+const char* to_string(Precision precision);
+std::optional<Precision> parse_precision(const std::string& text);
+// Storage bits of one element (INT4 and FP4 pack two to a byte).
+uint32_t bits_of(Precision precision);
+// The datapath family an operand uses, for naming energy events: INT4 and UINT4 share one
+// multiplier, the two HFP8 formats share one FMA, FP16 and DLFloat16 one FPU.
+const char* datapath_of(Precision precision);
+extern const char* const kPrecisionNames;
+
+struct OperandPrecisions {
+  Precision a = Precision::kInt4;    // the M×K operand
+  Precision b = Precision::kInt4;    // the K×N operand
+  Precision out = Precision::kFp16;  // the M×N result
+};
+
+struct GemmShape {
+  uint64_t m = 0, n = 0, k = 0;
+  uint64_t macs() const { return m * n * k; }
+};
+
+struct ConvShape {
+  uint64_t batch = 1, c = 0, h = 0, w = 0, filters = 0, r = 0, s = 0, stride = 1, padding = 0;
+  uint64_t out_h() const { return (h + 2 * padding - r) / stride + 1; }
+  uint64_t out_w() const { return (w + 2 * padding - s) / stride + 1; }
+};
+
+enum class OpType { kGemm, kConv2d };
+const char* to_string(OpType type);
+
+struct Op {
+  std::string name;
+  OpType type = OpType::kGemm;
+  Pass pass = Pass::kFwd;
+  OperandPrecisions precision;
+  GemmShape gemm;                 // what the array computes
+  std::optional<ConvShape> conv;  // the layer before lowering, for conv2d
+  std::string lowering;           // how conv2d became `gemm`: "im2col" or "scalesim"
+};
+
+struct Workload {
+  std::string name;
+  std::string file;
+  std::string format;  // "nibble-trace" or "scalesim-csv"
+  std::vector<Op> ops;
+};
+
+// Reads a workload, choosing the reader by content: a JSON trace (first non-blank character '{')
+// or a SCALE-Sim topology CSV. Throws InputError naming the file, the op and the field.
+Workload read_workload(const std::string& path);
+Workload read_json_trace(const std::string& path);
+Workload read_scalesim_csv(const std::string& path);
+
+// The GEMM a conv2d layer becomes in each pass (im2col; see workloads/README.md):
+//   fwd        M = batch·P·Q  N = filters  K = R·S·C     (Y = X_col · W)
+//   bwd_data   M = batch·P·Q  N = R·S·C    K = filters   (dX_col = dY · Wᵀ, then col2im)
+//   bwd_weight M = R·S·C      N = filters  K = batch·P·Q (dW = X_colᵀ · dY)
+// All three do the same number of MACs. Throws InputError for the `update` pass, which is the
+// element-wise optimizer step, not a GEMM.
+GemmShape lower_conv2d(const ConvShape& conv, Pass pass, const std::string& where);
+
+// SCALE-Sim's lowering of a conv layer (no padding, batch 1):
+// M = ceil((H − R + stride)/stride) · ceil((W − S + stride)/stride), N = filters, K = R·S·C.
+GemmShape lower_conv2d_scalesim(const ConvShape& conv);
+
+}  // namespace nibble

@@ -1,0 +1,305 @@
+// The nibble binary end to end: shipped configs and workloads, golden reports, bad input, CLI
+// contract, determinism and interruption.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "sim/config.h"
+
+namespace nibble {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kSource = NIBBLE_SOURCE_DIR;
+const std::string kBinary = NIBBLE_BINARY;
+
+struct Outcome {
+  int status = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A scratch directory per test.
+fs::path scratch() {
+  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::temp_directory_path() / ("nibble-it-" + std::to_string(::getpid())) /
+                       (std::string(info->test_suite_name()) + "." + info->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Runs `nibble ARGS` from the source directory (so shipped relative paths work).
+Outcome nibble(const std::string& args, const fs::path& dir) {
+  const std::string cmd = "cd '" + kSource + "' && '" + kBinary + "' " + args + " >'" +
+                          (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
+  const int raw = std::system(cmd.c_str());
+  Outcome o;
+  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  o.out = slurp(dir / "stdout");
+  o.err = slurp(dir / "stderr");
+  return o;
+}
+
+Json read_json(const fs::path& path) { return Json::parse(slurp(path)); }
+
+TEST(Cli, HelpAndVersion) {
+  const fs::path dir = scratch();
+  Outcome o = nibble("--help", dir);
+  EXPECT_EQ(o.status, 0);
+  EXPECT_NE(o.out.find("usage: nibble <command>"), std::string::npos);
+  o = nibble("--version", dir);
+  EXPECT_EQ(o.status, 0);
+  EXPECT_EQ(o.out.rfind("nibble 0.1.0", 0), 0u) << o.out;
+  o = nibble("run --help", dir);
+  EXPECT_EQ(o.status, 0);
+  EXPECT_NE(o.out.find("--workload"), std::string::npos);
+  EXPECT_NE(o.out.find("--set"), std::string::npos);
+  o = nibble("", dir);
+  EXPECT_EQ(o.status, 2);
+  o = nibble("frobnicate", dir);
+  EXPECT_EQ(o.status, 2);
+  EXPECT_EQ(o.err, "nibble: error: unknown command 'frobnicate' (try 'nibble --help')\n");
+}
+
+TEST(Cli, RunWritesTheFourOutputsAndASummary) {
+  const fs::path dir = scratch();
+  const Outcome o = nibble(
+      "run --config configs/default.json --workload "
+      "workloads/examples/mlp-train.json --out '" +
+          (dir / "run").string() + "'",
+      dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.err, "");
+  for (const char* f : {"report.json", "config.resolved.json", "stats.txt", "ops.csv"}) {
+    EXPECT_TRUE(fs::exists(dir / "run" / f)) << f;
+  }
+  EXPECT_FALSE(fs::exists(dir / "run" / ".report.json.tmp"));
+  EXPECT_NE(o.out.find("cycles"), std::string::npos);
+  EXPECT_NE(o.out.find("top 5 of 8 ops by cycles"), std::string::npos);
+  EXPECT_NE(o.out.find((dir / "run" / "report.json").string()), std::string::npos);
+
+  const Json r = read_json(dir / "run" / "report.json");
+  ASSERT_EQ(r["ops"].size(), 8u);
+  // Ops run back to back, and the run's cycles are the end of the last op.
+  uint64_t end = 0, macs = 0;
+  double energy = 0;
+  for (const Json& op : r["ops"]) {
+    EXPECT_EQ(op["start_cycle"].get<uint64_t>(), end);
+    end = op["end_cycle"].get<uint64_t>();
+    macs += op["macs"].get<uint64_t>();
+    energy += op["energy_pj"].get<double>();
+  }
+  EXPECT_EQ(r["cycles"].get<uint64_t>(), end);
+  // MACs of the trace: fwd 64·256·784 + 64·256·256 + 64·10·256, bwd_data 64·256·10 + 64·256·256,
+  // bwd_weight 256·10·64 + 256·256·64 + 784·256·64.
+  const uint64_t expected_macs = 64ull * 256 * 784 + 64 * 256 * 256 + 64 * 10 * 256 +
+                                 64 * 256 * 10 + 64 * 256 * 256 + 256 * 10 * 64 + 256 * 256 * 64 +
+                                 784 * 256 * 64;
+  EXPECT_EQ(r["macs"].get<uint64_t>(), expected_macs);
+  EXPECT_NEAR(r["energy_pj"]["total"].get<double>(), energy, 1e-6 * energy);
+  // 1000 MHz: seconds = cycles · 1 ns.
+  EXPECT_DOUBLE_EQ(r["seconds"].get<double>(), static_cast<double>(end) / 1e9);
+
+  const Json resolved = read_json(dir / "run" / "config.resolved.json");
+  EXPECT_EQ(resolved["accelerator"]["core"]["mac_array"]["rows"], 32);
+  EXPECT_EQ(resolved["energy"]["table"], "energy/45nm.json");
+
+  const std::string stats = slurp(dir / "run" / "stats.txt");
+  EXPECT_NE(stats.find("sim.cycles " + std::to_string(end) + " # simulated core cycles (cycle)\n"),
+            std::string::npos);
+  std::istringstream lines(stats);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_NE(line.find(" # "), std::string::npos) << line;
+    EXPECT_EQ(line.back(), ')') << line;
+  }
+  const std::string csv = slurp(dir / "run" / "ops.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 9);  // header + 8 ops
+}
+
+TEST(Cli, SetOverridesReachTheSimulationAndTheResolvedConfig) {
+  const fs::path dir = scratch();
+  const Outcome o = nibble(
+      "run --config configs/default.json --workload "
+      "workloads/scalesim/bert-gemm.csv --quiet --set "
+      "accelerator.core.mac_array.rows=16 --set "
+      "accelerator.core.mac_array.schedule=scalesim --out '" +
+          (dir / "run").string() + "'",
+      dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "");  // --quiet
+  const Json r = read_json(dir / "run" / "report.json");
+  const Json resolved = read_json(dir / "run" / "config.resolved.json");
+  EXPECT_EQ(resolved["accelerator"]["core"]["mac_array"]["rows"], 16);
+  EXPECT_EQ(r["config"]["set"].size(), 2u);
+  // scalesim schedule, os, 16×32: every op takes folds·(K + 16 + 32 − 2) − 1 cycles, with
+  // folds = ceil(M/16)·ceil(N/32).
+  for (const Json& op : r["ops"]) {
+    const uint64_t m = op["gemm"]["M"], n = op["gemm"]["N"], k = op["gemm"]["K"];
+    const uint64_t folds = ((m + 15) / 16) * ((n + 31) / 32);
+    EXPECT_EQ(op["cycles"].get<uint64_t>(), folds * (k + 46) - 1) << op["name"];
+  }
+}
+
+TEST(Cli, SameInputsGiveByteIdenticalOutputs) {
+  const fs::path dir = scratch();
+  for (const char* run : {"a", "b"}) {
+    ASSERT_EQ(nibble("run --config configs/default.json --workload "
+                     "workloads/examples/resnet18-stem.json --quiet --out '" +
+                         (dir / run).string() + "'",
+                     dir)
+                  .status,
+              0);
+  }
+  for (const char* f : {"report.json", "config.resolved.json", "stats.txt", "ops.csv"}) {
+    EXPECT_EQ(slurp(dir / "a" / f), slurp(dir / "b" / f)) << f;
+  }
+}
+
+// Reports of the shipped workloads on the shipped config, against golden files that only
+// scripts/regen-golden writes.
+TEST(Cli, ShippedWorkloadsMatchGoldenReports) {
+  const fs::path dir = scratch();
+  const fs::path golden = fs::path(kSource) / "tests/integration/golden";
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(golden)) {
+    const std::string name = entry.path().filename().string();  // <config>--<workload file>.json
+    const auto sep = name.find("--");
+    ASSERT_NE(sep, std::string::npos) << name;
+    const std::string config = "configs/" + name.substr(0, sep) + ".json";
+    std::string workload = name.substr(sep + 2);
+    workload = workload.substr(0, workload.size() - 5);  // drop ".json"
+    std::replace(workload.begin(), workload.end(), '+', '/');
+    const fs::path out = dir / name;
+    const Outcome o = nibble("run --config " + config + " --workload " + workload +
+                                 " --quiet --out '" + out.string() + "'",
+                             dir);
+    ASSERT_EQ(o.status, 0) << name << ": " << o.err;
+    EXPECT_EQ(slurp(out / "report.json"), slurp(entry.path()))
+        << name
+        << " differs from its golden report; if the change is intended, run "
+           "scripts/regen-golden and commit the result";
+    ++compared;
+  }
+  EXPECT_GE(compared, 4);
+}
+
+struct BadInput {
+  const char* label;
+  const char* args;     // after `run`, before --out
+  const char* message;  // a part of the one-line error
+};
+
+void PrintTo(const BadInput& b, std::ostream* os) { *os << b.label; }
+
+class CliBadInput : public testing::TestWithParam<BadInput> {};
+
+TEST_P(CliBadInput, OneLineErrorExitTwoAndNoReport) {
+  const fs::path dir = scratch();
+  std::ofstream(dir / "bad.json") << "{ \"clock\": ";
+  std::ofstream(dir / "zero.csv") << "Layer Name, M, N, K,\ng0,0,64,64,\n";
+  std::ofstream(dir / "neg.json")
+      << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "g", "type": "gemm",
+            "pass": "fwd", "precision": {"a": "int4", "b": "int4", "out": "fp16"},
+            "M": 4, "N": -1, "K": 2}]})";
+  std::string args = GetParam().args;
+  for (std::string::size_type p; (p = args.find("$D")) != std::string::npos;) {
+    args.replace(p, 2, dir.string());
+  }
+  const Outcome o = nibble("run " + args + " --out '" + (dir / "out").string() + "'", dir);
+  EXPECT_EQ(o.status, 2);
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  EXPECT_EQ(o.err.rfind("nibble: error: ", 0), 0u) << o.err;
+  EXPECT_NE(o.err.find(GetParam().message), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(dir / "out")) << "nothing may be written on bad input";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CliBadInput,
+    testing::Values(
+        BadInput{"missing_config",
+                 "--config $D/none.json --workload workloads/scalesim/bert-gemm.csv",
+                 "none.json: cannot open config file"},
+        BadInput{"malformed_json",
+                 "--config $D/bad.json --workload workloads/scalesim/bert-gemm.csv",
+                 "bad.json: not valid JSON"},
+        BadInput{"unknown_key",
+                 "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
+                 "--set accelerator.core.mac_array.colz=3",
+                 "accelerator.core.mac_array.colz: unknown key"},
+        BadInput{"zero_dimension", "--config configs/default.json --workload $D/zero.csv",
+                 "zero.csv: line 2, column 'M': expected an integer in [1, 1073741824], found '0'"},
+        BadInput{"negative_dimension", "--config configs/default.json --workload $D/neg.json",
+                 "neg.json: .ops[0].N: expected an integer in [1, 1073741824], found integer -1"},
+        BadInput{"unknown_dataflow",
+                 "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
+                 "--set accelerator.core.mac_array.dataflow=rs",
+                 "accelerator.core.mac_array.dataflow: expected one of \"os\" \"ws\" \"is\", found "
+                 "string \"rs\""},
+        BadInput{"missing_workload", "--config configs/default.json --workload $D/none.csv",
+                 "none.csv: cannot open workload file"},
+        BadInput{"no_workload_option", "--config configs/default.json",
+                 "run: --workload FILE is required"},
+        BadInput{"bad_option", "--config configs/default.json --wrokload x",
+                 "unrecognised option '--wrokload'"}),
+    [](const testing::TestParamInfo<BadInput>& p) { return std::string(p.param.label); });
+
+TEST(Cli, InterruptWritesTheFinishedOpsMarkedInterrupted) {
+  const fs::path dir = scratch();
+  // 200 ops of a million folds each on a 1×1 array: about half a second of host time per op, far
+  // longer in total than the wait before the interrupt.
+  {
+    std::ofstream t(dir / "long.json");
+    t << R"({"format": "nibble-trace", "version": 1, "ops": [)";
+    for (int i = 0; i < 200; ++i) {
+      t << (i ? "," : "") << R"({"name": "g)" << i
+        << R"(", "type": "gemm", "pass": "fwd", "precision": {"a": "int4", "b": "int4",
+              "out": "fp16"}, "M": 1000, "N": 1000, "K": 1})";
+    }
+    t << "]}";
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(kSource.c_str()) != 0) _exit(99);
+    const std::string workload = (dir / "long.json").string(), out = (dir / "out").string();
+    execl(kBinary.c_str(), "nibble", "run", "--config", "configs/default.json", "--workload",
+          workload.c_str(), "--set", "accelerator.core.mac_array.rows=1", "--set",
+          "accelerator.core.mac_array.cols=1", "--out", out.c_str(), "--quiet",
+          static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(pid, SIGINT);
+  int raw = 0;
+  waitpid(pid, &raw, 0);
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 128 + SIGINT);
+  const Json r = read_json(dir / "out" / "report.json");
+  EXPECT_EQ(r["status"], "interrupted");
+  const uint64_t finished = r["workload"]["ops_finished"];
+  EXPECT_LT(finished, 200u);
+  EXPECT_EQ(r["ops"].size(), finished);
+}
+
+}  // namespace
+}  // namespace nibble

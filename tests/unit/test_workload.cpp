@@ -1,0 +1,194 @@
+// Reading workloads (JSON traces, SCALE-Sim CSVs) and lowering convolutions to GEMMs.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "sim/error.h"
+#include "sim/workload.h"
+
+namespace nibble {
+namespace {
+
+// Writes `text` to a fresh file in the test's temporary directory and returns its path.
+std::string file_with(const std::string& name, const std::string& text) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("nibble-unit-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+const char* const kPrecision = R"("precision": {"a": "int4", "b": "int4", "out": "fp16"})";
+
+std::string trace_with(const std::string& op) {
+  return std::string(R"({"format": "nibble-trace", "version": 1, "ops": [)") + op + "]}";
+}
+
+TEST(ConvLowering, ForwardIsIm2col) {
+  // batch 2, C=3, 8×8 input, 4 filters 3×3, stride 1, padding 1: P = Q = (8+2−3)/1+1 = 8.
+  // M = 2·8·8 = 128, N = 4, K = 3·3·3 = 27.
+  ConvShape c{2, 3, 8, 8, 4, 3, 3, 1, 1};
+  const GemmShape g = lower_conv2d(c, Pass::kFwd, "x");
+  EXPECT_EQ(g.m, 128u);
+  EXPECT_EQ(g.n, 4u);
+  EXPECT_EQ(g.k, 27u);
+}
+
+TEST(ConvLowering, BackwardPassesDoTheForwardMacs) {
+  // stride 2, no padding, 9×9 input, 3×3 filter: P = Q = (9−3)/2+1 = 4; pixels = 1·4·4 = 16;
+  // window = 3·3·5 = 45; filters 6.  MACs of every pass = 16·6·45 = 4320.
+  ConvShape c{1, 5, 9, 9, 6, 3, 3, 2, 0};
+  const GemmShape data = lower_conv2d(c, Pass::kBwdData, "x");      // (16, 45, 6)
+  const GemmShape weight = lower_conv2d(c, Pass::kBwdWeight, "x");  // (45, 6, 16)
+  EXPECT_EQ(data.m, 16u);
+  EXPECT_EQ(data.n, 45u);
+  EXPECT_EQ(data.k, 6u);
+  EXPECT_EQ(weight.m, 45u);
+  EXPECT_EQ(weight.n, 6u);
+  EXPECT_EQ(weight.k, 16u);
+  EXPECT_EQ(data.macs(), 4320u);
+  EXPECT_EQ(weight.macs(), 4320u);
+  EXPECT_NE(error_of([&] {
+              lower_conv2d(c, Pass::kUpdate, "t.json: .ops[0]");
+            }).find("t.json: .ops[0]: a conv2d op cannot have pass \"update\""),
+            std::string::npos);
+}
+
+TEST(ConvLowering, ScaleSimRoundsOutputsUp) {
+  // SCALE-Sim: H=6, R=3, stride 2: ceil((6−3+2)/2) = ceil(2.5) = 3 rows (a true convolution has
+  // (6−3)/2+1 = 2); W=7, S=3: ceil((7−3+2)/2) = 3. M = 3·3 = 9, N = 8, K = 3·3·4 = 36.
+  ConvShape c{1, 4, 6, 7, 8, 3, 3, 2, 0};
+  const GemmShape g = lower_conv2d_scalesim(c);
+  EXPECT_EQ(g.m, 9u);
+  EXPECT_EQ(g.n, 8u);
+  EXPECT_EQ(g.k, 36u);
+}
+
+TEST(JsonTrace, ReadsGemmAndConvOps) {
+  const std::string path = file_with(
+      "ok.json",
+      R"({"format": "nibble-trace", "version": 1, "name": "t", "ops": [
+        {"name": "fc", "type": "gemm", "pass": "bwd_data",
+         "precision": {"a": "fp4", "b": "int4", "out": "fp16"}, "M": 3, "N": 5, "K": 7},
+        {"name": "c1", "type": "conv2d", "pass": "fwd", )" +
+          std::string(kPrecision) +
+          R"(, "batch": 2, "C": 3, "H": 8, "W": 8, "filters": 4, "R": 3, "S": 3, "padding": 1}]})");
+  const Workload w = read_workload(path);
+  EXPECT_EQ(w.name, "t");
+  EXPECT_EQ(w.format, "nibble-trace");
+  ASSERT_EQ(w.ops.size(), 2u);
+  EXPECT_EQ(w.ops[0].pass, Pass::kBwdData);
+  EXPECT_EQ(w.ops[0].precision.a, Precision::kFp4);
+  EXPECT_EQ(w.ops[0].gemm.macs(), 105u);  // 3·5·7
+  EXPECT_EQ(w.ops[1].type, OpType::kConv2d);
+  EXPECT_EQ(w.ops[1].conv->stride, 1u);  // default
+  EXPECT_EQ(w.ops[1].gemm.m, 128u);      // 2·8·8, as in ConvLowering.ForwardIsIm2col
+}
+
+TEST(JsonTrace, BadOpsNameTheFileTheOpAndTheField) {
+  const auto err = [](const std::string& name, const std::string& op) {
+    return error_of([&] { read_workload(file_with(name, trace_with(op))); });
+  };
+  const std::string dir = std::filesystem::path(file_with("probe", "")).parent_path().string();
+  EXPECT_EQ(err("zero.json", std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
+                                 kPrecision + R"(, "M": 0, "N": 1, "K": 1})"),
+            dir + "/zero.json: .ops[0].M: expected an integer in [1, 1073741824], found integer 0");
+  EXPECT_EQ(err("neg.json", std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
+                                kPrecision + R"(, "M": 2, "N": -4, "K": 1})"),
+            dir + "/neg.json: .ops[0].N: expected an integer in [1, 1073741824], found integer -4");
+  EXPECT_EQ(err("pass.json", std::string(R"({"name": "g", "type": "gemm", "pass": "back", )") +
+                                 kPrecision + R"(, "M": 2, "N": 4, "K": 1})"),
+            dir +
+                "/pass.json: .ops[0].pass: expected one of \"fwd\", \"bwd_data\", "
+                "\"bwd_weight\", \"update\", found string \"back\"");
+  EXPECT_EQ(err("key.json", std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
+                                kPrecision + R"(, "M": 2, "N": 4, "K": 1, "L": 2})"),
+            dir +
+                "/key.json: .ops[0].L: unknown key (expected one of: name, type, pass, "
+                "precision, M, N, K)");
+  EXPECT_EQ(err("miss.json", std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
+                                 kPrecision + R"(, "M": 2, "K": 1})"),
+            dir + "/miss.json: .ops[0].N: missing; expected an integer in [1, 1073741824]");
+  EXPECT_EQ(err("prec.json", R"({"name": "g", "type": "gemm", "pass": "fwd", "M": 2, "N": 4,
+                                 "K": 1, "precision": {"a": "int3", "b": "int4", "out": "fp16"}})"),
+            dir +
+                "/prec.json: .ops[0].precision.a: expected one of \"int2\", \"int4\", "
+                "\"uint4\", \"int8\", \"fp4\", \"hfp8_143\", \"hfp8_152\", \"fp16\", "
+                "\"dlfloat16\", \"fp32\", found string \"int3\"");
+}
+
+TEST(JsonTrace, RefusesOtherFormatsVersionsAndDuplicateNames) {
+  EXPECT_NE(error_of([] {
+              read_workload(file_with("v2.json", R"({"format": "nibble-trace", "version": 2,
+                                                   "ops": []})"));
+            })
+                .find("v2.json: .version: this build reads trace format version 1, the file says "
+                      "integer 2"),
+            std::string::npos);
+  const std::string op = std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
+                         kPrecision + R"(, "M": 2, "N": 4, "K": 1})";
+  EXPECT_NE(error_of([&] {
+              read_workload(file_with("dup.json", trace_with(op + "," + op)));
+            }).find("the name \"g\" is used by an earlier op"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              read_workload(file_with("empty.json", trace_with("")));
+            }).find(".ops: expected a non-empty array of ops, found array []"),
+            std::string::npos);
+}
+
+TEST(ScaleSimCsv, ReadsBothTopologyFormats) {
+  const Workload gemm = read_workload(file_with("g.csv", "Layer Name, M, N, K,\ng0,64,32,16,\n"));
+  ASSERT_EQ(gemm.ops.size(), 1u);
+  EXPECT_EQ(gemm.format, "scalesim-csv");
+  EXPECT_EQ(gemm.ops[0].gemm.m, 64u);
+  EXPECT_EQ(gemm.ops[0].gemm.n, 32u);
+  EXPECT_EQ(gemm.ops[0].gemm.k, 16u);
+  const Workload conv = read_workload(
+      file_with("c.csv",
+                "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num "
+                "Filter, Strides,\nConv1, 230, 230, 7, 7, 3, 64, 2,\n"));
+  // ceil((230−7+2)/2)² = 113² = 12769 output pixels; N = 64; K = 7·7·3 = 147.
+  EXPECT_EQ(conv.ops[0].gemm.m, 12769u);
+  EXPECT_EQ(conv.ops[0].gemm.n, 64u);
+  EXPECT_EQ(conv.ops[0].gemm.k, 147u);
+  EXPECT_EQ(conv.ops[0].lowering, "scalesim");
+  EXPECT_EQ(conv.ops[0].precision.a, Precision::kInt4);
+  EXPECT_EQ(conv.ops[0].pass, Pass::kFwd);
+}
+
+TEST(ScaleSimCsv, BadRowsNameTheLineAndColumn) {
+  const auto path = file_with("bad.csv", "Layer Name, M, N, K,\ng0,64,x,16,\n");
+  EXPECT_EQ(error_of([&] { read_workload(path); }),
+            path + ": line 2, column 'N': expected an integer in [1, 1073741824], found 'x'");
+  const auto zero = file_with("zero.csv", "Layer Name, M, N, K,\ng0,0,64,64,\n");
+  EXPECT_EQ(error_of([&] { read_workload(zero); }),
+            zero + ": line 2, column 'M': expected an integer in [1, 1073741824], found '0'");
+  const auto header = file_with("hdr.csv", "name,a,b\n");
+  EXPECT_NE(error_of([&] { read_workload(header); }).find("expected a SCALE-Sim topology header"),
+            std::string::npos);
+  const auto fields = file_with("fields.csv", "Layer Name, M, N, K,\ng0,1,2,\n");
+  EXPECT_EQ(error_of([&] { read_workload(fields); }),
+            fields + ": line 2: expected 4 fields, found 3");
+}
+
+TEST(Workload, MissingFileIsAnInputError) {
+  EXPECT_EQ(error_of([] { read_workload("/nonexistent/w.json"); }),
+            "/nonexistent/w.json: cannot open workload file (does it exist and is it readable?)");
+}
+
+}  // namespace
+}  // namespace nibble
