@@ -249,9 +249,10 @@ void print_summary(std::ostream& out, const Json& report, const std::string& dir
   for (std::size_t i = 0; i < shown; ++i) {
     const Json& op = *ops[i];
     std::ostringstream line;
-    line << "    " << std::left << std::setw(static_cast<int>(name_width)) << op["name"].get<std::string>() << ' '
-         << std::setw(10) << op["pass"].get<std::string>() << std::right << std::setw(14)
-         << with_commas(op["cycles"].get<uint64_t>()) << " cycles " << std::setw(6)
+    line << "    " << std::left << std::setw(static_cast<int>(name_width))
+         << op["name"].get<std::string>() << ' ' << std::setw(10) << op["pass"].get<std::string>()
+         << std::right << std::setw(14) << with_commas(op["cycles"].get<uint64_t>()) << " cycles "
+         << std::setw(6)
          << percent(ratio(static_cast<double>(op["cycles"].get<uint64_t>()), cycles)) << "  util "
          << percent(op["utilization"].get<double>()) << '\n';
     out << line.str();
