@@ -1,0 +1,319 @@
+#include "models/numerics/gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nibble::numerics {
+
+namespace {
+
+size_t idx(int64_t row, int64_t cols, int64_t col) { return static_cast<size_t>(row * cols + col); }
+
+void check_int_codes(const int8_t* p, size_t count, const IntFormat& f, const char* what) {
+  f.validate();
+  for (size_t i = 0; i < count; ++i) {
+    if (p[i] < f.min() || p[i] > f.max()) {
+      throw std::out_of_range(std::string(what) + ": code " + std::to_string(p[i]) + " at " +
+                              std::to_string(i) + " outside [" + std::to_string(f.min()) + ", " +
+                              std::to_string(f.max()) + "]");
+    }
+  }
+}
+
+void check_fp4_codes(const uint8_t* p, size_t count, const char* what) {
+  for (size_t i = 0; i < count; ++i) {
+    if (p[i] > 0xF) {
+      throw std::out_of_range(std::string(what) + ": FP4 code " + std::to_string(p[i]) + " at " +
+                              std::to_string(i) + " > 15");
+    }
+  }
+}
+
+int64_t max_abs(const IntFormat& f) { return std::max(std::llabs(f.min()), std::llabs(f.max())); }
+
+// Integer fast path: no add can overflow, so plain wide sums are the register's exact values.
+template <typename Acc>
+void int_gemm_no_overflow(const int8_t* a, const int8_t* b, const GemmShape& s, int64_t* c) {
+  std::vector<Acc> row(static_cast<size_t>(s.n));
+  for (int64_t i = 0; i < s.m; ++i) {
+    std::fill(row.begin(), row.end(), Acc{0});
+    for (int64_t k = 0; k < s.k; ++k) {
+      const Acc av = a[idx(i, s.k, k)];
+      const int8_t* brow = b + idx(k, s.n, 0);
+      Acc* r = row.data();
+      for (int64_t j = 0; j < s.n; ++j) r[j] += av * static_cast<Acc>(brow[j]);
+    }
+    for (int64_t j = 0; j < s.n; ++j) c[idx(i, s.n, j)] = row[static_cast<size_t>(j)];
+  }
+}
+
+// FP16-accumulating GEMM with RNE, loops i-k-j so the inner loop streams a row of B. Chunk
+// boundaries depend only on k, so every element of a row closes its chunk at the same k.
+// `make_row(i, k)` returns a functor giving the exact product for column j.
+template <typename MakeRow>
+void fp16_gemm_rne(const GemmShape& s, int64_t chunk_length, MakeRow make_row, bool halve,
+                   float* c) {
+  const size_t n = static_cast<size_t>(s.n);
+  std::vector<double> chunk(n);
+  std::vector<double> total(n);
+  for (int64_t i = 0; i < s.m; ++i) {
+    std::fill(chunk.begin(), chunk.end(), 0.0);
+    std::fill(total.begin(), total.end(), 0.0);
+    int64_t in_chunk = 0;
+    const auto close_chunk = [&]() {
+      for (size_t j = 0; j < n; ++j) {
+        total[j] = round_to_fp16(total[j] + chunk[j]);
+        chunk[j] = 0.0;
+      }
+      in_chunk = 0;
+    };
+    for (int64_t k = 0; k < s.k; ++k) {
+      const auto row = make_row(i, k);
+      double* ch = chunk.data();
+      for (size_t j = 0; j < n; ++j) ch[j] = round_to_fp16(ch[j] + row(j));
+      if (++in_chunk == chunk_length) close_chunk();
+    }
+    if (in_chunk > 0) close_chunk();
+    for (size_t j = 0; j < n; ++j) {
+      const double v = halve ? fp16_halve(total[j]) : total[j];
+      c[idx(i, s.n, static_cast<int64_t>(j))] = static_cast<float>(v);
+    }
+  }
+}
+
+// Same arithmetic with stochastic rounding: one Fp16Accumulator (and random stream) per element,
+// stream = i * N + j, so results do not depend on traversal order.
+template <typename Term>
+void fp16_gemm_stochastic(const GemmShape& s, const Fp16AccumParams& p, Term term, bool halve,
+                          float* c) {
+  for (int64_t i = 0; i < s.m; ++i) {
+    for (int64_t j = 0; j < s.n; ++j) {
+      Fp16Accumulator acc(p, static_cast<uint64_t>(i * s.n + j));
+      for (int64_t k = 0; k < s.k; ++k) acc.add(term(i, k, j));
+      const double v = acc.finish();
+      c[idx(i, s.n, j)] = static_cast<float>(halve ? fp16_halve(v) : v);
+    }
+  }
+}
+
+template <typename MakeRow, typename Term>
+void fp16_gemm(const GemmShape& s, const Fp16AccumParams& p, MakeRow make_row, Term term,
+               bool halve, float* c) {
+  if (p.chunk_length < 0) {
+    throw std::invalid_argument("Fp16AccumParams: chunk_length must be >= 0, got " +
+                                std::to_string(p.chunk_length));
+  }
+  if (p.stochastic) {
+    fp16_gemm_stochastic(s, p, term, halve, c);
+  } else {
+    fp16_gemm_rne(s, p.chunk_length, make_row, halve, c);
+  }
+}
+
+// The 16 x 16 shift-MAC products, built with the shifter: index (int4 + 8) * 16 + fp4 code.
+std::vector<double> shift_product_table() {
+  std::vector<double> t(256);
+  for (int a = -8; a <= 7; ++a) {
+    for (int code = 0; code < 16; ++code) {
+      t[static_cast<size_t>((a + 8) * 16 + code)] = shift_mul_value(a, static_cast<uint8_t>(code));
+    }
+  }
+  return t;
+}
+
+std::vector<float> decode_all(const uint16_t* codes, size_t count, const Minifloat& f) {
+  std::vector<double> lut(f.code_count());
+  for (uint32_t code = 0; code < f.code_count(); ++code) lut[code] = f.decode(code);
+  std::vector<float> out(count);
+  for (size_t i = 0; i < count; ++i) out[i] = static_cast<float>(lut[codes[i]]);
+  return out;
+}
+
+// Widen HFP8 codes to fp9 values; every fp9 value fits a float exactly.
+std::vector<float> widen_to_fp9(const uint8_t* codes, size_t count, const Minifloat& f) {
+  if (f.bits() != 8) {
+    throw std::invalid_argument("gemm_hfp8: operand format '" + f.spec().name +
+                                "' is not an 8-bit format");
+  }
+  std::vector<float> lut(256);
+  for (uint32_t code = 0; code < 256; ++code) {
+    const double v = f.decode(code);
+    const double w = fp9().decode(fp9().encode(v));
+    if (!(w == v || (std::isnan(v) && std::isnan(w)))) {
+      throw std::invalid_argument("gemm_hfp8: format '" + f.spec().name +
+                                  "' is not exactly representable in fp9");
+    }
+    lut[code] = static_cast<float>(w);
+  }
+  std::vector<float> out(count);
+  for (size_t i = 0; i < count; ++i) out[i] = lut[codes[i]];
+  return out;
+}
+
+}  // namespace
+
+void GemmShape::validate() const {
+  if (m < 1 || n < 1 || k < 1) {
+    throw std::invalid_argument("GemmShape: m, n, k must be >= 1, got " + std::to_string(m) + ", " +
+                                std::to_string(n) + ", " + std::to_string(k));
+  }
+  constexpr int64_t kLimit = int64_t{1} << 40;
+  if (m > kLimit / n || m > kLimit / k || k > kLimit / n) {
+    throw std::invalid_argument("GemmShape: matrix too large");
+  }
+}
+
+IntGemmStats gemm_int_acc(const int8_t* a, const IntFormat& fa, const int8_t* b,
+                          const IntFormat& fb, const GemmShape& s, const IntGemmParams& params,
+                          int64_t* c) {
+  s.validate();
+  check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, "gemm_int A");
+  check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, "gemm_int B");
+  IntAccumulator probe(params.acc_bits, params.overflow);  // validates acc_bits
+  IntGemmStats stats;
+  // Bound on any partial sum; |product| <= 2^31 * 2^31 would not fit but formats are <= 8 bits
+  // in practice (codes are int8), so this is at most K * 2^14.
+  const double bound = static_cast<double>(s.k) * static_cast<double>(max_abs(fa) * max_abs(fb));
+  if (bound <= static_cast<double>(probe.max())) {
+    if (bound <= static_cast<double>(std::numeric_limits<int32_t>::max())) {
+      int_gemm_no_overflow<int32_t>(a, b, s, c);
+    } else {
+      int_gemm_no_overflow<int64_t>(a, b, s, c);
+    }
+    return stats;
+  }
+  for (int64_t i = 0; i < s.m; ++i) {
+    for (int64_t j = 0; j < s.n; ++j) {
+      IntAccumulator acc(params.acc_bits, params.overflow);
+      for (int64_t k = 0; k < s.k; ++k) {
+        acc.add(int64_t{a[idx(i, s.k, k)]} * int64_t{b[idx(k, s.n, j)]});
+      }
+      c[idx(i, s.n, j)] = acc.value();
+      stats.overflows += acc.overflow_count();
+    }
+  }
+  return stats;
+}
+
+IntGemmStats gemm_int(const int8_t* a, const IntFormat& fa, const int8_t* b, const IntFormat& fb,
+                      const GemmShape& s, const IntGemmParams& params, double scale,
+                      OutputFormat out, float* c) {
+  s.validate();
+  std::vector<int64_t> acc(static_cast<size_t>(s.m * s.n));
+  const IntGemmStats stats = gemm_int_acc(a, fa, b, fb, s, params, acc.data());
+  for (size_t i = 0; i < acc.size(); ++i) {
+    const double v = static_cast<double>(acc[i]) * scale;
+    c[i] =
+        out == OutputFormat::kFp16 ? static_cast<float>(round_to_fp16(v)) : static_cast<float>(v);
+  }
+  return stats;
+}
+
+void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s, Fp4Phase phase,
+                   const Fp16AccumParams& params, float* c) {
+  s.validate();
+  check_int_codes(a, static_cast<size_t>(s.m * s.k), kInt4, "gemm_int4_fp4 A");
+  check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), "gemm_int4_fp4 B");
+  const std::vector<double> table = shift_product_table();
+  const double* t = table.data();
+  const auto make_row = [&](int64_t i, int64_t k) {
+    const double* trow = t + (a[idx(i, s.k, k)] + 8) * 16;
+    const uint8_t* brow = b_fp4 + idx(k, s.n, 0);
+    return [trow, brow](size_t j) { return trow[brow[j]]; };
+  };
+  const auto term = [&](int64_t i, int64_t k, int64_t j) {
+    return shift_mul_value(a[idx(i, s.k, k)], b_fp4[idx(k, s.n, j)]);
+  };
+  fp16_gemm(s, params, make_row, term, phase == Fp4Phase::kOdd, c);
+}
+
+void gemm_fp4_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s, Fp4Phase phase,
+                   const Fp16AccumParams& params, float* c) {
+  s.validate();
+  check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), "gemm_fp4_int4 A");
+  check_int_codes(b, static_cast<size_t>(s.k * s.n), kInt4, "gemm_fp4_int4 B");
+  const std::vector<double> table = shift_product_table();
+  const double* t = table.data();
+  const auto make_row = [&](int64_t i, int64_t k) {
+    const double* tcol = t + a_fp4[idx(i, s.k, k)];  // stride 16 over the int4 operand
+    const int8_t* brow = b + idx(k, s.n, 0);
+    return [tcol, brow](size_t j) { return tcol[(brow[j] + 8) * 16]; };
+  };
+  const auto term = [&](int64_t i, int64_t k, int64_t j) {
+    return shift_mul_value(b[idx(k, s.n, j)], a_fp4[idx(i, s.k, k)]);
+  };
+  fp16_gemm(s, params, make_row, term, phase == Fp4Phase::kOdd, c);
+}
+
+namespace {
+
+void float_operand_gemm(const std::vector<float>& av, const std::vector<float>& bv,
+                        const GemmShape& s, const Fp16AccumParams& params, float* c) {
+  const float* ap = av.data();
+  const float* bp = bv.data();
+  // A product of two <= 11-bit significands is exact in double.
+  const auto make_row = [&](int64_t i, int64_t k) {
+    const double x = ap[idx(i, s.k, k)];
+    const float* brow = bp + idx(k, s.n, 0);
+    return [x, brow](size_t j) { return x * static_cast<double>(brow[j]); };
+  };
+  const auto term = [&](int64_t i, int64_t k, int64_t j) {
+    return static_cast<double>(ap[idx(i, s.k, k)]) * static_cast<double>(bp[idx(k, s.n, j)]);
+  };
+  fp16_gemm(s, params, make_row, term, false, c);
+}
+
+}  // namespace
+
+void gemm_fp16(const uint16_t* a, const uint16_t* b, const GemmShape& s,
+               const Fp16AccumParams& params, float* c) {
+  s.validate();
+  const std::vector<float> av = decode_all(a, static_cast<size_t>(s.m * s.k), fp16());
+  const std::vector<float> bv = decode_all(b, static_cast<size_t>(s.k * s.n), fp16());
+  float_operand_gemm(av, bv, s, params, c);
+}
+
+void gemm_hfp8(const uint8_t* a, const Minifloat& fa, const uint8_t* b, const Minifloat& fb,
+               const GemmShape& s, const Fp16AccumParams& params, float* c) {
+  s.validate();
+  const std::vector<float> av = widen_to_fp9(a, static_cast<size_t>(s.m * s.k), fa);
+  const std::vector<float> bv = widen_to_fp9(b, static_cast<size_t>(s.k * s.n), fb);
+  float_operand_gemm(av, bv, s, params, c);
+}
+
+void gemm_fp32(const float* a, const float* b, const GemmShape& s, float* c) {
+  s.validate();
+  std::vector<float> row(static_cast<size_t>(s.n));
+  for (int64_t i = 0; i < s.m; ++i) {
+    std::fill(row.begin(), row.end(), 0.0f);
+    for (int64_t k = 0; k < s.k; ++k) {
+      const float x = a[idx(i, s.k, k)];
+      const float* brow = b + idx(k, s.n, 0);
+      float* r = row.data();
+      for (int64_t j = 0; j < s.n; ++j) r[j] += x * brow[j];
+    }
+    std::copy(row.begin(), row.end(), c + idx(i, s.n, 0));
+  }
+}
+
+void gemm_f64(const double* a, const double* b, const GemmShape& s, double* c) {
+  s.validate();
+  std::vector<double> row(static_cast<size_t>(s.n));
+  for (int64_t i = 0; i < s.m; ++i) {
+    std::fill(row.begin(), row.end(), 0.0);
+    for (int64_t k = 0; k < s.k; ++k) {
+      const double x = a[idx(i, s.k, k)];
+      const double* brow = b + idx(k, s.n, 0);
+      double* r = row.data();
+      for (int64_t j = 0; j < s.n; ++j) r[j] += x * brow[j];
+    }
+    std::copy(row.begin(), row.end(), c + idx(i, s.n, 0));
+  }
+}
+
+}  // namespace nibble::numerics

@@ -1,0 +1,262 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "models/numerics/gemm.h"
+#include "models/numerics/prng.h"
+
+namespace nibble::numerics {
+namespace {
+
+std::vector<int8_t> random_ints(size_t n, const IntFormat& f, uint64_t seed) {
+  SplitMix64 rng(seed);
+  std::vector<int8_t> v(n);
+  const uint64_t span = static_cast<uint64_t>(f.max() - f.min() + 1);
+  for (auto& x : v) x = static_cast<int8_t>(f.min() + static_cast<int64_t>(rng.next() % span));
+  return v;
+}
+
+std::vector<uint8_t> random_codes(size_t n, uint32_t count, uint64_t seed) {
+  SplitMix64 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (auto& x : v) x = static_cast<uint8_t>(rng.next() % count);
+  return v;
+}
+
+size_t at(int64_t r, int64_t cols, int64_t c) { return static_cast<size_t>(r * cols + c); }
+
+TEST(GemmInt, HandComputed) {
+  // A = [[1, -8, 7], [0, 2, -3]], B = [[7, -1], [-8, 2], [3, 0]].
+  // C00 = 7 + 64 + 21 = 92; C01 = -1 - 16 + 0 = -17; C10 = 0 - 16 - 9 = -25; C11 = 0 + 4 + 0 = 4.
+  const std::vector<int8_t> a = {1, -8, 7, 0, 2, -3};
+  const std::vector<int8_t> b = {7, -1, -8, 2, 3, 0};
+  std::vector<int64_t> c(4);
+  const IntGemmStats st = gemm_int_acc(a.data(), kInt4, b.data(), kInt4, {2, 2, 3}, {}, c.data());
+  EXPECT_EQ(c, (std::vector<int64_t>{92, -17, -25, 4}));
+  EXPECT_EQ(st.overflows, 0u);
+  // Scaled output: 92 * 0.001 = 0.092 -> FP16 0.0919799805 (1507 * 2^-14).
+  std::vector<float> f(4);
+  gemm_int(a.data(), kInt4, b.data(), kInt4, {2, 2, 3}, {}, 0.001, OutputFormat::kFp16, f.data());
+  EXPECT_EQ(f[0], 1507.0f * std::ldexp(1.0f, -14));
+  gemm_int(a.data(), kInt4, b.data(), kInt4, {2, 2, 3}, {}, 0.5, OutputFormat::kFp32, f.data());
+  EXPECT_EQ(f[1], -8.5f);
+}
+
+// Per element, k in order, through the register model: the slow path's definition.
+std::vector<int64_t> naive_int(const std::vector<int8_t>& a, const std::vector<int8_t>& b,
+                               const GemmShape& s, const IntGemmParams& p, uint64_t* overflows) {
+  std::vector<int64_t> c(static_cast<size_t>(s.m * s.n));
+  *overflows = 0;
+  for (int64_t i = 0; i < s.m; ++i) {
+    for (int64_t j = 0; j < s.n; ++j) {
+      IntAccumulator acc(p.acc_bits, p.overflow);
+      for (int64_t k = 0; k < s.k; ++k) acc.add(int64_t{a[at(i, s.k, k)]} * b[at(k, s.n, j)]);
+      c[at(i, s.n, j)] = acc.value();
+      *overflows += acc.overflow_count();
+    }
+  }
+  return c;
+}
+
+TEST(GemmInt, FastAndSlowPathsMatchTheRegisterModel) {
+  const GemmShape s{7, 9, 300};
+  struct Case {
+    IntFormat fa, fb;
+    IntGemmParams p;
+  };
+  const Case cases[] = {
+      {kInt4, kInt4, {32, OverflowMode::kWrap}},       // fast int32 path
+      {kUint4, kInt4, {20, OverflowMode::kSaturate}},  // 300 * 120 = 36000 < 2^19: fast
+      {kInt2, kInt2, {8, OverflowMode::kWrap}},        // 300 * 4 > 127: slow, wraps
+      {kInt4, kInt4, {12, OverflowMode::kSaturate}},   // slow, saturates
+      {kInt4, kInt4, {12, OverflowMode::kWrap}},
+  };
+  for (const Case& c : cases) {
+    auto a = random_ints(static_cast<size_t>(s.m * s.k), c.fa, 1);
+    auto b = random_ints(static_cast<size_t>(s.k * s.n), c.fb, 2);
+    if (c.p.acc_bits <= 12) {
+      // Negative operands only, so every product is positive and the sums really overflow
+      // (INT2: products 1..4, mean 2.25 * 300 = 675 > 127; INT4: mean 20.25 * 300 > 2047).
+      for (auto& x : a) x = static_cast<int8_t>(x >= 0 ? -x - 1 : x);
+      for (auto& x : b) x = static_cast<int8_t>(x >= 0 ? -x - 1 : x);
+    }
+    std::vector<int64_t> got(static_cast<size_t>(s.m * s.n));
+    const IntGemmStats st = gemm_int_acc(a.data(), c.fa, b.data(), c.fb, s, c.p, got.data());
+    uint64_t overflows = 0;
+    EXPECT_EQ(got, naive_int(a, b, s, c.p, &overflows)) << c.p.acc_bits;
+    EXPECT_EQ(st.overflows, overflows);
+    if (c.p.acc_bits <= 12) {
+      EXPECT_GT(overflows, 0u) << c.p.acc_bits;
+    }
+  }
+}
+
+TEST(GemmInt, RejectsBadInput) {
+  const std::vector<int8_t> a = {9};
+  const std::vector<int8_t> b = {1};
+  std::vector<int64_t> c(1);
+  EXPECT_THROW(gemm_int_acc(a.data(), kInt4, b.data(), kInt4, {1, 1, 1}, {}, c.data()),
+               std::out_of_range);
+  EXPECT_THROW(gemm_int_acc(b.data(), kInt4, b.data(), kInt4, {0, 1, 1}, {}, c.data()),
+               std::invalid_argument);
+  EXPECT_THROW(gemm_int_acc(b.data(), kInt4, b.data(), kInt4, {1, 1, 1}, {70, OverflowMode::kWrap},
+                            c.data()),
+               std::invalid_argument);
+}
+
+// FP16 accumulation reference: one Fp16Accumulator per element with the exact products.
+template <typename Term>
+std::vector<float> naive_fp16(const GemmShape& s, const Fp16AccumParams& p, Term term, bool halve) {
+  std::vector<float> c(static_cast<size_t>(s.m * s.n));
+  for (int64_t i = 0; i < s.m; ++i) {
+    for (int64_t j = 0; j < s.n; ++j) {
+      Fp16Accumulator acc(p, static_cast<uint64_t>(i * s.n + j));
+      for (int64_t k = 0; k < s.k; ++k) acc.add(term(i, k, j));
+      const double v = acc.finish();
+      c[at(i, s.n, j)] = static_cast<float>(halve ? fp16_halve(v) : v);
+    }
+  }
+  return c;
+}
+
+TEST(GemmInt4Fp4, MatchesPerElementModelForAllChunkingsAndPhases) {
+  const GemmShape s{5, 11, 200};
+  const auto a = random_ints(static_cast<size_t>(s.m * s.k), kInt4, 3);
+  const auto b = random_codes(static_cast<size_t>(s.k * s.n), 16, 4);
+  for (const int64_t cl : {int64_t{0}, int64_t{1}, int64_t{3}, int64_t{64}, s.k, int64_t{1000}}) {
+    for (const bool stochastic : {false, true}) {
+      const Fp16AccumParams p{cl, stochastic, 5};
+      const auto term = [&](int64_t i, int64_t k, int64_t j) {
+        return static_cast<double>(a[at(i, s.k, k)]) * fp4_decode(b[at(k, s.n, j)]);
+      };
+      for (const Fp4Phase ph : {Fp4Phase::kEven, Fp4Phase::kOdd}) {
+        std::vector<float> c(static_cast<size_t>(s.m * s.n));
+        gemm_int4_fp4(a.data(), b.data(), s, ph, p, c.data());
+        EXPECT_EQ(c, naive_fp16(s, p, term, ph == Fp4Phase::kOdd)) << cl << stochastic;
+      }
+    }
+  }
+}
+
+TEST(GemmInt4Fp4, OddPhaseIsHalfTheEvenResultAndFp4LeftIsTheTranspose) {
+  const GemmShape s{6, 4, 50};
+  const auto a = random_ints(static_cast<size_t>(s.m * s.k), kInt4, 6);
+  const auto b = random_codes(static_cast<size_t>(s.k * s.n), 16, 7);
+  std::vector<float> even(24), odd(24);
+  gemm_int4_fp4(a.data(), b.data(), s, Fp4Phase::kEven, {}, even.data());
+  gemm_int4_fp4(a.data(), b.data(), s, Fp4Phase::kOdd, {}, odd.data());
+  for (size_t i = 0; i < even.size(); ++i) EXPECT_EQ(odd[i], 0.5f * even[i]);  // all > 2^-13
+  // C^T = B^T A^T: the FP4-left kernel on transposed operands gives the transposed result.
+  std::vector<uint8_t> bt(b.size());
+  std::vector<int8_t> at_(a.size());
+  for (int64_t k = 0; k < s.k; ++k) {
+    for (int64_t j = 0; j < s.n; ++j) bt[at(j, s.k, k)] = b[at(k, s.n, j)];
+    for (int64_t i = 0; i < s.m; ++i) at_[at(k, s.m, i)] = a[at(i, s.k, k)];
+  }
+  std::vector<float> ct(24);
+  gemm_fp4_int4(bt.data(), at_.data(), {s.n, s.m, s.k}, Fp4Phase::kEven, {}, ct.data());
+  for (int64_t i = 0; i < s.m; ++i) {
+    for (int64_t j = 0; j < s.n; ++j) EXPECT_EQ(ct[at(j, s.m, i)], even[at(i, s.n, j)]);
+  }
+  std::vector<uint8_t> bad = b;
+  bad[0] = 16;
+  EXPECT_THROW(gemm_int4_fp4(a.data(), bad.data(), s, Fp4Phase::kEven, {}, even.data()),
+               std::out_of_range);
+}
+
+TEST(GemmInt4Fp4, SmallExactCase) {
+  // K = 3, one output: 7 * 64 + 7 * 64 + 1 * 2^-6 = 896.015625; FP16 ulp at 896 is 0.5, so the
+  // running sum 896 + 0.015625 rounds back to 896. Odd phase: 448.
+  const std::vector<int8_t> a = {7, 7, 1};
+  const std::vector<uint8_t> b = {7, 7, 1};
+  float c = 0.0f;
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 3}, Fp4Phase::kEven, {0, false, 1}, &c);
+  EXPECT_EQ(c, 896.0f);
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 3}, Fp4Phase::kOdd, {0, false, 1}, &c);
+  EXPECT_EQ(c, 448.0f);
+}
+
+TEST(GemmFp16, MatchesPerElementModel) {
+  const GemmShape s{4, 7, 300};
+  // Random finite FP16 codes in a moderate range (fields 8..20: 2^-7 .. 2^5).
+  SplitMix64 rng(8);
+  const auto gen = [&](size_t n) {
+    std::vector<uint16_t> v(n);
+    for (auto& x : v) {
+      const uint64_t r = rng.next();
+      x = static_cast<uint16_t>(((r & 1) << 15) | ((8 + (r >> 1) % 13) << 10) | ((r >> 8) & 1023));
+    }
+    return v;
+  };
+  const auto a = gen(static_cast<size_t>(s.m * s.k));
+  const auto b = gen(static_cast<size_t>(s.k * s.n));
+  for (const int64_t cl : {int64_t{0}, int64_t{16}, int64_t{64}}) {
+    for (const bool stochastic : {false, true}) {
+      const Fp16AccumParams p{cl, stochastic, 11};
+      std::vector<float> c(static_cast<size_t>(s.m * s.n));
+      gemm_fp16(a.data(), b.data(), s, p, c.data());
+      const auto term = [&](int64_t i, int64_t k, int64_t j) {
+        return fp16().decode(a[at(i, s.k, k)]) * fp16().decode(b[at(k, s.n, j)]);
+      };
+      EXPECT_EQ(c, naive_fp16(s, p, term, false));
+    }
+  }
+}
+
+TEST(GemmFp16, RoundsEveryPartialSum) {
+  // 1 * 1 + 2^-11 * 1 + 2^-11 * 1: 1 + 2^-11 is a tie -> 1 (even), twice: 1. In exact
+  // arithmetic the sum is 1 + 2^-10, representable: per-step rounding loses it.
+  // FP16 codes: 1.0 = 0x3C00; 2^-11 = field -11 + 15 = 4 -> 0x1000.
+  const std::vector<uint16_t> a = {0x3C00, 0x1000, 0x1000};
+  const std::vector<uint16_t> b(3, uint16_t{0x3C00});
+  float c = 0.0f;
+  gemm_fp16(a.data(), b.data(), {1, 1, 3}, {0, false, 1}, &c);
+  EXPECT_EQ(c, 1.0f);
+  // Chunk 2: chunk {1, 2^-11} -> 1; chunk {2^-11} -> 2^-11; 1 + 2^-11 -> 1 again.
+  gemm_fp16(a.data(), b.data(), {1, 1, 3}, {2, false, 1}, &c);
+  EXPECT_EQ(c, 1.0f);
+  // Small terms first with chunk 2: {2^-11, 2^-11} = 2^-10 exactly, then 2^-10 + 1 is exact.
+  const std::vector<uint16_t> r = {a[1], a[2], a[0]};
+  gemm_fp16(r.data(), b.data(), {1, 1, 3}, {2, false, 1}, &c);
+  EXPECT_EQ(c, 1.0f + std::ldexp(1.0f, -10));
+}
+
+TEST(GemmHfp8, MatchesPerElementModelThroughFp9) {
+  const GemmShape s{3, 5, 128};
+  auto a = random_codes(static_cast<size_t>(s.m * s.k), 256, 12);
+  auto b = random_codes(static_cast<size_t>(s.k * s.n), 256, 13);
+  // Keep B (1-5-2) finite and moderate: clear the top exponent bits' all-ones pattern.
+  for (auto& x : b) x = static_cast<uint8_t>(x & 0xBF);
+  const Fp16AccumParams p{64, false, 1};
+  std::vector<float> c(static_cast<size_t>(s.m * s.n));
+  gemm_hfp8(a.data(), hfp8_fwd(), b.data(), hfp8_bwd(), s, p, c.data());
+  const auto term = [&](int64_t i, int64_t k, int64_t j) {
+    return hfp8_fwd().decode(a[at(i, s.k, k)]) * hfp8_bwd().decode(b[at(k, s.n, j)]);
+  };
+  EXPECT_EQ(c, naive_fp16(s, p, term, false));
+  EXPECT_THROW(gemm_hfp8(a.data(), fp16(), b.data(), hfp8_bwd(), s, p, c.data()),
+               std::invalid_argument);
+}
+
+TEST(GemmFloat, Fp32AndF64References) {
+  const std::vector<float> a = {1.0f, 2.0f, 3.0f, 4.0f};  // 2 x 2
+  const std::vector<float> b = {5.0f, 6.0f, 7.0f, 8.0f};
+  std::vector<float> c(4);
+  gemm_fp32(a.data(), b.data(), {2, 2, 2}, c.data());
+  EXPECT_EQ(c, (std::vector<float>{19.0f, 22.0f, 43.0f, 50.0f}));  // 1*5+2*7, 1*6+2*8, ...
+  // Float rounding per step: 1 + 2^-24 + 2^-24 = 1 (each tie goes to even), unlike double.
+  const std::vector<float> x = {1.0f, std::ldexp(1.0f, -24), std::ldexp(1.0f, -24)};
+  const std::vector<float> ones = {1.0f, 1.0f, 1.0f};
+  float y = 0.0f;
+  gemm_fp32(x.data(), ones.data(), {1, 1, 3}, &y);
+  EXPECT_EQ(y, 1.0f);
+  const std::vector<double> xd = {1.0, 0x1p-24, 0x1p-24};
+  const std::vector<double> od = {1.0, 1.0, 1.0};
+  double yd = 0.0;
+  gemm_f64(xd.data(), od.data(), {1, 1, 3}, &yd);
+  EXPECT_EQ(yd, 1.0 + 0x1p-23);
+}
+
+}  // namespace
+}  // namespace nibble::numerics
