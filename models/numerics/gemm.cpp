@@ -116,9 +116,10 @@ void fp16_gemm(const GemmShape& s, const Fp16AccumParams& p, MakeRow make_row, T
 }
 
 // The 16 x 16 shift-MAC products, built with the shifter: index (int4 + 8) * 16 + fp4 code.
+// Rows for integer codes -8..15 (INT4 and UINT4 activations), 16 FP4 codes each; row (a + 8).
 std::vector<double> shift_product_table() {
-  std::vector<double> t(256);
-  for (int a = -8; a <= 7; ++a) {
+  std::vector<double> t(24 * 16);
+  for (int a = -8; a <= 15; ++a) {
     for (int code = 0; code < 16; ++code) {
       t[static_cast<size_t>((a + 8) * 16 + code)] = shift_mul_value(a, static_cast<uint8_t>(code));
     }
@@ -215,9 +216,10 @@ IntGemmStats gemm_int(const int8_t* a, const IntFormat& fa, const int8_t* b, con
 }
 
 void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s, Fp4Phase phase,
-                   const Fp16AccumParams& params, float* c) {
+                   const Fp16AccumParams& params, float* c, const IntFormat& fa) {
   s.validate();
-  check_int_codes(a, static_cast<size_t>(s.m * s.k), kInt4, "gemm_int4_fp4 A");
+  if (fa.bits > 4) throw std::invalid_argument("gemm_int4_fp4: the integer operand is at most 4 bits");
+  check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, "gemm_int4_fp4 A");
   check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), "gemm_int4_fp4 B");
   const std::vector<double> table = shift_product_table();
   const double* t = table.data();
@@ -233,10 +235,11 @@ void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s, Fp
 }
 
 void gemm_fp4_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s, Fp4Phase phase,
-                   const Fp16AccumParams& params, float* c) {
+                   const Fp16AccumParams& params, float* c, const IntFormat& fb) {
   s.validate();
+  if (fb.bits > 4) throw std::invalid_argument("gemm_fp4_int4: the integer operand is at most 4 bits");
   check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), "gemm_fp4_int4 A");
-  check_int_codes(b, static_cast<size_t>(s.k * s.n), kInt4, "gemm_fp4_int4 B");
+  check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, "gemm_fp4_int4 B");
   const std::vector<double> table = shift_product_table();
   const double* t = table.data();
   const auto make_row = [&](int64_t i, int64_t k) {

@@ -46,13 +46,14 @@ IntGemmStats gemm_int(const int8_t* a, const IntFormat& fa, const int8_t* b, con
                       const GemmShape& shape, const IntGemmParams& params, double scale,
                       OutputFormat out, float* c);
 
-// INT4 activations/weights (A) x radix-4 FP4 gradient codes (B), shift-MAC, FP16 accumulation
-// with chunking. `phase` kOdd halves the final FP16 result (exponent decrement, Sec. 6).
+// INT4 weights or UINT4 (PACT) activations (A, codes of `fa`, at most 4 bits) x radix-4 FP4
+// gradient codes (B), shift-MAC, FP16 accumulation with chunking. `phase` kOdd halves the final
+// FP16 result (exponent decrement, Sec. 6).
 void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& shape, Fp4Phase phase,
-                   const Fp16AccumParams& params, float* c);
-// The same engine with the FP4 operand on the left (e.g. dW = dY^T-as-codes x X).
+                   const Fp16AccumParams& params, float* c, const IntFormat& fa = kInt4);
+// The same engine with the FP4 operand on the left (e.g. dX = dY x W^T).
 void gemm_fp4_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& shape, Fp4Phase phase,
-                   const Fp16AccumParams& params, float* c);
+                   const Fp16AccumParams& params, float* c, const IntFormat& fb = kInt4);
 
 // FP16 x FP16 with FP16 accumulation: each product is exact, each partial sum rounded once.
 void gemm_fp16(const uint16_t* a, const uint16_t* b, const GemmShape& shape,

@@ -177,6 +177,21 @@ TEST(GemmInt4Fp4, SmallExactCase) {
   EXPECT_EQ(c, 448.0f);
 }
 
+TEST(GemmInt4Fp4, TakesUnsignedActivationsForTheUpdateGemm) {
+  // dW = X^T dY with PACT activations 0..15: 15 * 4 + 12 * (-1/4) = 60 - 3 = 57 (exact in FP16).
+  // FP4 codes: 5 = +4^(5-4) = 4; 0b1011 = 11 = -4^(3-4) = -1/4.
+  const std::vector<int8_t> a = {15, 12};
+  const std::vector<uint8_t> b = {5, 11};
+  float c = 0.0f;
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 2}, Fp4Phase::kEven, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, 57.0f);
+  gemm_fp4_int4(b.data(), a.data(), {1, 1, 2}, Fp4Phase::kOdd, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, 28.5f);  // odd phase: half
+  // Codes above 7 are refused as INT4.
+  EXPECT_THROW(gemm_int4_fp4(a.data(), b.data(), {1, 1, 2}, Fp4Phase::kEven, {}, &c),
+               std::out_of_range);
+}
+
 TEST(GemmFp16, MatchesPerElementModel) {
   const GemmShape s{4, 7, 300};
   // Random finite FP16 codes in a moderate range (fields 8..20: 2^-7 .. 2^5).
