@@ -28,6 +28,34 @@ Json energy_json(const EnergyTotals& t) {
   return {{"total", t.total_pj}, {"by_unit", by_unit}, {"by_event", by_event}};
 }
 
+// Over the ops that carry tensors: how many, and the worst of each figure with its op.
+Json accuracy_summary(const Json& ops) {
+  Json s = {{"ops", 0}};
+  const Json* worst = nullptr;
+  const Json* least_aligned = nullptr;
+  for (const Json& op : ops) {
+    if (!op.contains("accuracy")) continue;
+    s["ops"] = s["ops"].get<int>() + 1;
+    const Json& a = op["accuracy"];
+    if (worst == nullptr ||
+        a["rel_l2"].get<double>() > (*worst)["accuracy"]["rel_l2"].get<double>()) {
+      worst = &op;
+    }
+    if (least_aligned == nullptr ||
+        a["cosine"].get<double>() < (*least_aligned)["accuracy"]["cosine"].get<double>()) {
+      least_aligned = &op;
+    }
+  }
+  if (worst != nullptr) {
+    s["worst_op"] = (*worst)["name"];
+    s["worst_rel_l2"] = (*worst)["accuracy"]["rel_l2"];
+    s["worst_sqnr_db"] = (*worst)["accuracy"]["sqnr_db"];
+    s["lowest_cosine_op"] = (*least_aligned)["name"];
+    s["lowest_cosine"] = (*least_aligned)["accuracy"]["cosine"];
+  }
+  return s;
+}
+
 }  // namespace
 
 Json build_report(const RunInputs& in, const RunResult& result) {
@@ -66,6 +94,7 @@ Json build_report(const RunInputs& in, const RunResult& result) {
     Json by_unit = Json::object();
     for (const auto& [k, v] : e.by_unit_pj) by_unit[k] = v;
     j["energy_by_unit_pj"] = by_unit;
+    if (i < in.accuracy.size() && !in.accuracy[i].is_null()) j["accuracy"] = in.accuracy[i];
     ops.push_back(std::move(j));
     total_energy.add(r.energy);
     total_macs += r.macs;
@@ -94,6 +123,7 @@ Json build_report(const RunInputs& in, const RunResult& result) {
   energy["table"] = {{"file", in.energy->file()}, {"name", in.energy->name()}};
   report["energy_pj"] = energy;
   report["average_power_w"] = ratio(e.total_pj * 1e-12, seconds);
+  report["accuracy"] = accuracy_summary(ops);
   report["ops"] = ops;
   return report;
 }
@@ -233,6 +263,21 @@ void print_summary(std::ostream& out, const Json& report, const std::string& dir
   }
   out << ")\n";
   out << "  avg power    " << si(report["average_power_w"].get<double>(), "W") << "\n";
+  const Json& acc = report["accuracy"];
+  if (acc["ops"].get<int>() > 0) {
+    const Json& sqnr = acc["worst_sqnr_db"];
+    std::ostringstream line;
+    line << std::setprecision(4) << "  accuracy     " << acc["ops"]
+         << " ops with tensors, vs FP32: worst " << acc["worst_op"].get<std::string>()
+         << " (rel. L2 " << acc["worst_rel_l2"].get<double>() << ", SQNR ";
+    if (sqnr.is_null()) {
+      line << "inf";
+    } else {
+      line << sqnr.get<double>();
+    }
+    line << " dB)\n";
+    out << line.str();
+  }
 
   std::vector<const Json*> ops;
   for (const Json& op : report["ops"]) ops.push_back(&op);

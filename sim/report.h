@@ -22,6 +22,7 @@ struct RunInputs {
   const Workload* workload = nullptr;
   const EnergyTable* energy = nullptr;
   Json resolved_config;
+  std::vector<Json> accuracy;  // per op: its accuracy object, or null when it carries no tensors
 };
 
 // The report as JSON (the schema is documented in README.md).

@@ -207,6 +207,54 @@ Precision precision_field(TraceObject& obj, const std::string& key) {
   return *p;
 }
 
+std::string tensor_path(TraceObject& t, const std::string& key, const std::string& trace_dir) {
+  const Json* j = t.find(key);
+  if (j == nullptr) return "";
+  if (!j->is_string() || j->get<std::string>().empty()) t.fail(key, "a .npy file path", *j);
+  const std::string p = j->get<std::string>();
+  return p.front() == '/' || trace_dir.empty() ? p : trace_dir + "/" + p;
+}
+
+OpTensors read_tensors(const std::string& file, const Json& node, const std::string& path,
+                       const Op& op) {
+  const std::string dir =
+      file.find('/') == std::string::npos ? "" : file.substr(0, file.rfind('/'));
+  TraceObject t(file, node, path);
+  OpTensors x;
+  if (const Json* a = t.find("pact_alpha")) {
+    if (!a->is_number() || a->get<double>() <= 0) t.fail("pact_alpha", "a number > 0", *a);
+    x.pact_alpha = a->get<double>();
+  }
+  if (const Json* g = t.find("grad_scale_log2")) {
+    if (!g->is_number_integer() || g->get<int64_t>() < -126 || g->get<int64_t>() > 127) {
+      t.fail("grad_scale_log2", "an integer in [-126, 127]", *g);
+    }
+    x.grad_scale_log2 = static_cast<int>(g->get<int64_t>());
+  }
+  auto need = [&](const std::string& key, std::string& field) {
+    field = tensor_path(t, key, dir);
+    if (field.empty()) {
+      throw InputError(file + ": " + path + "." + key + ": missing; a " + to_string(op.type) +
+                       " op in pass \"" + to_string(op.pass) + "\" needs it");
+    }
+  };
+  if (op.type == OpType::kGemm) {
+    need("a", x.a);
+    need("b", x.b);
+  } else if (op.pass == Pass::kFwd) {
+    need("input", x.input);
+    need("weight", x.weight);
+  } else if (op.pass == Pass::kBwdData) {
+    need("grad_output", x.grad_output);
+    need("weight", x.weight);
+  } else {
+    need("input", x.input);
+    need("grad_output", x.grad_output);
+  }
+  t.finish();
+  return x;
+}
+
 Op read_op(const std::string& file, const Json& node, const std::string& path) {
   if (!node.is_object()) {
     throw InputError(file + ": " + path + ": expected an op object, found " + describe_json(node));
@@ -257,6 +305,10 @@ Op read_op(const std::string& file, const Json& node, const std::string& path) {
     op.conv = c;
     op.lowering = "im2col";
     op.gemm = lower_conv2d(c, op.pass, file + ": " + path + " (\"" + op.name + "\")");
+  }
+  if (const Json* t = obj.find("tensors")) {
+    if (!t->is_object()) obj.fail("tensors", "an object of tensor files", *t);
+    op.tensors = read_tensors(file, *t, obj.where("tensors"), op);
   }
   obj.finish();
   return op;

@@ -55,6 +55,18 @@ struct ConvShape {
   uint64_t out_w() const { return (w + 2 * padding - s) / stride + 1; }
 };
 
+// Tensors an op may carry (NumPy .npy, float32/float64), for per-op accuracy. A gemm names its
+// operand matrices `a` [M, K] and `b` [K, N]; a conv2d names the layer's tensors, two per pass:
+// fwd input+weight, bwd_data grad_output+weight, bwd_weight input+grad_output, with shapes
+// input [batch, C, H, W], weight [filters, C, R, S], grad_output [batch, filters, P, Q].
+// Paths are resolved against the trace file's directory when read.
+struct OpTensors {
+  std::string a, b;
+  std::string input, weight, grad_output;
+  std::optional<double> pact_alpha;    // clip of UINT4 (PACT) operands; default: the tensor max
+  std::optional<int> grad_scale_log2;  // GradScale of FP4 operands; default: its fixed point
+};
+
 enum class OpType { kGemm, kConv2d };
 const char* to_string(OpType type);
 
@@ -66,6 +78,7 @@ struct Op {
   GemmShape gemm;                 // what the array computes
   std::optional<ConvShape> conv;  // the layer before lowering, for conv2d
   std::string lowering;           // how conv2d became `gemm`: "im2col" or "scalesim"
+  std::optional<OpTensors> tensors;
 };
 
 struct Workload {

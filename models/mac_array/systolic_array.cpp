@@ -12,6 +12,9 @@ SystolicParams SystolicParams::from_config(ConfigNode node) {
   const std::string schedule = node.get_choice("schedule", "pipelined", {"pipelined", "scalesim"});
   p.schedule = schedule == "pipelined" ? Schedule::kPipelined : Schedule::kScaleSim;
   p.acc_bits = static_cast<uint32_t>(node.get_int("acc_bits", 32, 8, 64));
+  p.acc_saturate = node.get_choice("acc_overflow", "wrap", {"wrap", "saturate"}) == "saturate";
+  p.fp16_chunk = node.get_int("fp16_chunk", 64, 0, 1 << 20);
+  p.stochastic_rounding = node.get_bool("stochastic_rounding", false);
   node.finish();
   return p;
 }

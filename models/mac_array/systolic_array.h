@@ -22,7 +22,10 @@ struct SystolicParams {
   uint64_t cols = 8;                         // PE columns (C)
   Dataflow dataflow = Dataflow::kOs;         // which operand stays in the PEs
   Schedule schedule = Schedule::kPipelined;  // timing model, see systolic_timing.h
-  uint32_t acc_bits = 32;                    // width of a partial sum leaving the array (bits)
+  uint32_t acc_bits = 32;                    // integer accumulator and partial-sum width (bits)
+  bool acc_saturate = false;                 // the integer accumulator saturates (else it wraps)
+  int64_t fp16_chunk = 64;                   // FP16 accumulation chunk length (0: no chunking)
+  bool stochastic_rounding = false;          // stochastic rounding of FP16 partial sums
 
   static SystolicParams from_config(ConfigNode node);
   ArrayShape shape() const { return {rows, cols}; }

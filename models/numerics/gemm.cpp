@@ -218,7 +218,8 @@ IntGemmStats gemm_int(const int8_t* a, const IntFormat& fa, const int8_t* b, con
 void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s, Fp4Phase phase,
                    const Fp16AccumParams& params, float* c, const IntFormat& fa) {
   s.validate();
-  if (fa.bits > 4) throw std::invalid_argument("gemm_int4_fp4: the integer operand is at most 4 bits");
+  if (fa.bits > 4)
+    throw std::invalid_argument("gemm_int4_fp4: the integer operand is at most 4 bits");
   check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, "gemm_int4_fp4 A");
   check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), "gemm_int4_fp4 B");
   const std::vector<double> table = shift_product_table();
@@ -237,7 +238,8 @@ void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s, Fp
 void gemm_fp4_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s, Fp4Phase phase,
                    const Fp16AccumParams& params, float* c, const IntFormat& fb) {
   s.validate();
-  if (fb.bits > 4) throw std::invalid_argument("gemm_fp4_int4: the integer operand is at most 4 bits");
+  if (fb.bits > 4)
+    throw std::invalid_argument("gemm_fp4_int4: the integer operand is at most 4 bits");
   check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), "gemm_fp4_int4 A");
   check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, "gemm_fp4_int4 B");
   const std::vector<double> table = shift_product_table();

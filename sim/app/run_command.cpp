@@ -1,12 +1,15 @@
 // `nibble run`: simulate one workload on one accelerator config.
+#include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <boost/program_options.hpp>
 
 #include "models/accelerator/accelerator.h"
+#include "models/accuracy/op_accuracy.h"
 #include "sim/app/commands.h"
 #include "sim/config.h"
 #include "sim/energy.h"
@@ -42,6 +45,51 @@ std::string resolve_table_path(const ConfigDoc& doc, const std::string& table) {
   if (doc.origin_of("energy.table").rfind("--set", 0) == 0) return table;
   const fs::path dir = fs::path(doc.file()).parent_path();
   return (dir / table).lexically_normal().string();
+}
+
+// JSON has no infinity: a perfect match's SQNR is written as null.
+Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(); }
+
+// Accuracy of every op that carries tensors (null for the others), computed before simulating so
+// that a bad tensor is reported before anything runs or is written.
+std::vector<Json> op_accuracies(const Workload& workload, const AcceleratorParams& params,
+                                uint64_t seed) {
+  AccuracyParams p;
+  p.acc_bits = params.mac_array.acc_bits;
+  p.acc_saturate = params.mac_array.acc_saturate;
+  p.fp16_chunk = params.mac_array.fp16_chunk;
+  p.stochastic_rounding = params.mac_array.stochastic_rounding;
+  p.seed = seed;
+  std::vector<Json> out(workload.ops.size());
+  for (std::size_t i = 0; i < workload.ops.size(); ++i) {
+    const Op& op = workload.ops[i];
+    if (!op.tensors) continue;
+    OpAccuracy a;
+    try {
+      a = evaluate_accuracy(op, p);
+    } catch (const std::invalid_argument& e) {  // a numerics precondition the tensors broke
+      throw InputError(workload.file + ": op \"" + op.name + "\": " + e.what());
+    } catch (const std::out_of_range& e) {
+      throw InputError(workload.file + ": op \"" + op.name + "\": " + e.what());
+    }
+    const double fp4 = static_cast<double>(a.fp4_elements);
+    out[i] = {
+        {"reference", "fp32"},
+        {"kernel", a.kernel},
+        {"outputs", a.outputs},
+        {"rel_l2", finite_or_null(a.rel_l2)},
+        {"sqnr_db", finite_or_null(a.sqnr_db)},
+        {"cosine", a.cosine},
+        {"max_abs_error", a.max_abs},
+        {"fp4_elements", a.fp4_elements},
+        {"fp4_flushed_fraction", fp4 > 0 ? static_cast<double>(a.fp4_flushed) / fp4 : 0.0},
+        {"fp4_saturated_fraction", fp4 > 0 ? static_cast<double>(a.fp4_saturated) / fp4 : 0.0},
+        {"fp4_phase", a.fp4_phase.empty() ? Json() : Json(a.fp4_phase)},
+        {"grad_scale_log2", a.grad_scale_log2 ? Json(*a.grad_scale_log2) : Json()},
+        {"int_clipped", a.int_saturated},
+        {"acc_overflows", a.acc_overflows}};
+  }
+  return out;
 }
 
 }  // namespace
@@ -83,11 +131,15 @@ int run_command(int argc, char* argv[]) {
   const std::string table_path =
       resolve_table_path(doc, energy_node.get_string("table", "energy/45nm.json"));
   energy_node.finish();
+  ConfigNode sim_node = root.child("sim");
+  const auto seed = static_cast<uint64_t>(sim_node.get_int("seed", 1, 0, int64_t{1} << 62));
+  sim_node.finish();
   root.finish();
 
   const Workload workload = read_workload(workload_file);
   const EnergyTable table = EnergyTable::load(table_path);
   for (const auto& event : required_energy_events(workload)) table.entry(event);
+  std::vector<Json> accuracy = op_accuracies(workload, params, seed);
 
   if (out_dir.empty()) out_dir = "nibble-out/" + stem(config_file) + "-" + stem(workload_file);
 
@@ -100,6 +152,7 @@ int run_command(int argc, char* argv[]) {
   inputs.workload = &workload;
   inputs.energy = &table;
   inputs.resolved_config = resolved;
+  inputs.accuracy = std::move(accuracy);
   const Json report = build_report(inputs, result);
   write_run_outputs(out_dir, inputs, result, report);
   if (!quiet) print_summary(std::cout, report, out_dir);

@@ -202,6 +202,58 @@ TEST(Cli, ShippedWorkloadsMatchGoldenReports) {
   EXPECT_GE(compared, 4);
 }
 
+TEST(Cli, OpsWithTensorsReportTheirAccuracy) {
+  const fs::path dir = scratch();
+  const Outcome o = nibble(
+      "run --config configs/default.json --workload "
+      "workloads/examples/accuracy-small.json --out '" +
+          (dir / "run").string() + "'",
+      dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("  accuracy     7 ops with tensors, vs FP32: worst "), std::string::npos)
+      << o.out;
+  const Json r = read_json(dir / "run" / "report.json");
+  EXPECT_EQ(r["accuracy"]["ops"], 7);
+  for (const Json& op : r["ops"]) {
+    const Json& a = op["accuracy"];
+    SCOPED_TRACE(op["name"].get<std::string>());
+    // M·N outputs compared; every figure present; FP4 ops say their phase and scale.
+    EXPECT_EQ(a["outputs"].get<uint64_t>(),
+              op["gemm"]["M"].get<uint64_t>() * op["gemm"]["N"].get<uint64_t>());
+    for (const char* k : {"rel_l2", "sqnr_db", "cosine", "max_abs_error", "fp4_flushed_fraction",
+                          "fp4_saturated_fraction", "acc_overflows", "kernel"}) {
+      EXPECT_TRUE(a.contains(k)) << k;
+    }
+    const bool fp4 = op["precision"]["a"] == "fp4" || op["precision"]["b"] == "fp4";
+    EXPECT_EQ(a["fp4_phase"].is_null(), !fp4);
+    if (fp4) {
+      EXPECT_EQ(a["fp4_phase"], op["pass"] == "bwd_weight" ? "odd" : "even");
+    }
+    // The 4-bit datapath distorts but keeps the direction of every GEMM: cosine > 0.9.
+    EXPECT_GT(a["cosine"].get<double>(), 0.9);
+  }
+  // FP16 operands lose far less than INT4 ones on the same GEMM.
+  EXPECT_LT(r["ops"][1]["accuracy"]["rel_l2"].get<double>(),
+            r["ops"][0]["accuracy"]["rel_l2"].get<double>() / 10);
+}
+
+TEST(Cli, ABadTensorIsAnInputError) {
+  const fs::path dir = scratch();
+  std::ofstream(dir / "a.npy") << "garbage";
+  std::ofstream(dir / "t.json") << R"({"format": "nibble-trace", "version": 1, "ops": [
+      {"name": "g", "type": "gemm", "pass": "fwd", "M": 2, "N": 2, "K": 2,
+       "precision": {"a": "int4", "b": "int4", "out": "fp16"},
+       "tensors": {"a": "a.npy", "b": "b.npy"}}]})";
+  const Outcome o =
+      nibble("run --config configs/default.json --workload '" + (dir / "t.json").string() +
+                 "' --out '" + (dir / "out").string() + "'",
+             dir);
+  EXPECT_EQ(o.status, 2);
+  EXPECT_EQ(o.err, "nibble: error: " + (dir / "a.npy").string() +
+                       ": not a NumPy .npy file (bad magic string)\n");
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
 struct BadInput {
   const char* label;
   const char* args;     // after `run`, before --out

@@ -118,7 +118,7 @@ TEST(JsonTrace, BadOpsNameTheFileTheOpAndTheField) {
                                 kPrecision + R"(, "M": 2, "N": 4, "K": 1, "L": 2})"),
             dir +
                 "/key.json: .ops[0].L: unknown key (expected one of: name, type, pass, "
-                "precision, M, N, K)");
+                "precision, M, N, K, tensors)");
   EXPECT_EQ(err("miss.json", std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
                                  kPrecision + R"(, "M": 2, "K": 1})"),
             dir + "/miss.json: .ops[0].N: missing; expected an integer in [1, 1073741824]");
@@ -148,6 +148,28 @@ TEST(JsonTrace, RefusesOtherFormatsVersionsAndDuplicateNames) {
               read_workload(file_with("empty.json", trace_with("")));
             }).find(".ops: expected a non-empty array of ops, found array []"),
             std::string::npos);
+}
+
+TEST(JsonTrace, TensorsResolveAgainstTheTraceDirectoryAndNeedTheirPassRoles) {
+  const std::string prec = R"("precision": {"a": "fp4", "b": "int4", "out": "fp16"})";
+  const std::string conv = R"("C": 1, "H": 4, "W": 4, "filters": 2, "R": 3, "S": 3, )" + prec;
+  const std::string path = file_with(
+      "tensors.json", trace_with(R"({"name": "c", "type": "conv2d", "pass": "bwd_data", )" + conv +
+                                 R"(, "tensors": {"grad_output": "t/dy.npy", "weight": "/abs/w.npy",
+                                      "grad_scale_log2": 12}})"));
+  const Workload w = read_workload(path);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  EXPECT_EQ(w.ops[0].tensors->grad_output, dir + "/t/dy.npy");
+  EXPECT_EQ(w.ops[0].tensors->weight, "/abs/w.npy");
+  EXPECT_EQ(w.ops[0].tensors->grad_scale_log2, 12);
+  // bwd_data needs grad_output and weight; an input alone is not enough.
+  const std::string missing = file_with(
+      "missing.json", trace_with(R"({"name": "c", "type": "conv2d", "pass": "bwd_data", )" + conv +
+                                 R"(, "tensors": {"input": "x.npy"}})"));
+  EXPECT_EQ(error_of([&] { read_workload(missing); }),
+            missing +
+                ": .ops[0].tensors.grad_output: missing; a conv2d op in pass \"bwd_data\" "
+                "needs it");
 }
 
 TEST(ScaleSimCsv, ReadsBothTopologyFormats) {
