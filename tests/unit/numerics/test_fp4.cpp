@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "models/numerics/fp4.h"
+#include "models/numerics/prng.h"
 
 namespace nibble::numerics {
 namespace {
@@ -44,6 +45,8 @@ TEST(Fp4, ThresholdsAreTheMidpointsExactly) {
     EXPECT_EQ(fp4_decode(fp4_encode(-t)), -level) << n;
     const float below = n == -3 ? 0.0f : std::ldexp(1.0f, 2 * n - 2);
     EXPECT_EQ(fp4_decode(fp4_encode(prev_float(t))), below) << n;
+    // One float above the midpoint is on the upper side too.
+    EXPECT_EQ(fp4_decode(fp4_encode(std::nextafter(t, 1e30f))), level) << n;
   }
 }
 
@@ -55,6 +58,7 @@ TEST(Fp4, OddPhaseThresholds) {
     EXPECT_EQ(fp4_decode(fp4_encode_tpr(t).odd, Fp4Phase::kOdd), level) << n;
     const float below = n == -3 ? 0.0f : std::ldexp(1.0f, 2 * n - 3);
     EXPECT_EQ(fp4_decode(fp4_encode_tpr(prev_float(t)).odd, Fp4Phase::kOdd), below) << n;
+    EXPECT_EQ(fp4_decode(fp4_encode_tpr(std::nextafter(t, 1e30f)).odd, Fp4Phase::kOdd), level) << n;
   }
 }
 
@@ -182,6 +186,54 @@ TEST(GradScale, AppliesSummedVotes) {
   gs.apply_votes(-2);  // clamped at min_log2 10
   EXPECT_EQ(gs.log2_scale(), 10);
   EXPECT_THROW(GradScale(5, 6, 7), std::invalid_argument);
+}
+
+// Symmetric gradient-like data: sign uniform, log2|x| uniform over the FP4 range (−6..6), drawn
+// from a fixed seed so the test is deterministic.
+std::vector<float> symmetric_sample(size_t n) {
+  SplitMix64 rng(2020);
+  std::vector<float> x(n);
+  for (float& v : x) {
+    const uint64_t r = rng.next();
+    const double u = static_cast<double>(r >> 11) * 0x1.0p-53;  // [0, 1)
+    v = static_cast<float>(std::exp2(-6.0 + 12.0 * u) * ((r & 1) != 0 ? -1.0 : 1.0));
+  }
+  return x;
+}
+
+TEST(Fp4Tpr, MeanOfTheTwoPhasesIsCloserThanEitherPhase) {
+  // The paper's argument (Sec. 3.3, Fig. 4(a)): where the two phases round in opposite
+  // directions their errors cancel, so their mean tracks the input better than either phase.
+  const std::vector<float> x = symmetric_sample(100000);
+  double se_even = 0, se_odd = 0, se_mean = 0;
+  for (float v : x) {
+    const TprCodes c = fp4_encode_tpr(v);
+    const double e = fp4_decode(c.even, Fp4Phase::kEven), o = fp4_decode(c.odd, Fp4Phase::kOdd);
+    se_even += (e - v) * (e - v);
+    se_odd += (o - v) * (o - v);
+    se_mean += (0.5 * (e + o) - v) * (0.5 * (e + o) - v);
+  }
+  EXPECT_LT(se_mean, se_even);
+  EXPECT_LT(se_mean, se_odd);
+}
+
+TEST(GradScale, ConvergesToPutTheMaxInTheTopBin) {
+  // From scales far too small and far too large, repeated votes of one worker (and of four
+  // identical workers) drive max|g·scale| into (32, 64] and then hold it there.
+  const std::vector<float> g = {3.0e-5f, -1.7e-4f, 2.2e-6f, 9.1e-5f};  // max |g| = 1.7e-4
+  for (const int start : {-20, 0, 40}) {
+    for (const int workers : {1, 4}) {
+      GradScale s(start);
+      for (int step = 0; step < 100; ++step)
+        s.apply_votes(workers * s.vote_for(g.data(), g.size()));
+      const double top = 1.7e-4 * s.scale();
+      EXPECT_GT(top, 32.0) << start;
+      EXPECT_LE(top, 64.0) << start;
+      // 1.7e-4 · 2^18 = 44.6 is the only power of two that lands in (32, 64].
+      EXPECT_EQ(s.log2_scale(), 18);
+      EXPECT_EQ(s.vote_for(g.data(), g.size()), 0);
+    }
+  }
 }
 
 }  // namespace

@@ -37,6 +37,20 @@ TEST(MacInt, SumsProductsIntoTheRegister) {
   EXPECT_EQ(narrow.overflow_count(), 1u);
 }
 
+TEST(MacInt, AllInt4ProductsExhaustively) {
+  // Every one of the 16×16 INT4 pairs: one MAC into a fresh 8-bit register gives a·b exactly
+  // (|a·b| ≤ 64 fits −128..127), with no overflow.
+  for (int a = -8; a <= 7; ++a) {
+    for (int b = -8; b <= 7; ++b) {
+      const int8_t av = static_cast<int8_t>(a), bv = static_cast<int8_t>(b);
+      IntAccumulator acc(8, OverflowMode::kWrap);
+      mac_int(&av, &bv, 1, acc);
+      EXPECT_EQ(acc.value(), a * b) << a << " x " << b;
+      EXPECT_EQ(acc.overflow_count(), 0u);
+    }
+  }
+}
+
 double sum_ones(int64_t count, const Fp16AccumParams& p) {
   Fp16Accumulator acc(p);
   for (int64_t i = 0; i < count; ++i) acc.add(1.0);
