@@ -11,7 +11,8 @@
 #include "models/accuracy/op_accuracy.h"
 #include "sim/error.h"
 #include "sim/npy.h"
-#include "tests/unit/npy_writer.h"
+#include "tests/support/error_of.h"
+#include "tests/support/npy_writer.h"
 
 namespace nibble {
 namespace {
@@ -19,19 +20,13 @@ namespace {
 using testing_support::write_npy;
 
 std::string dir() {
-  const auto d = std::filesystem::temp_directory_path() / ("nibble-acc-" + std::to_string(getpid()));
+  const auto d =
+      std::filesystem::temp_directory_path() / ("nibble-acc-" + std::to_string(getpid()));
   std::filesystem::create_directories(d);
   return d.string();
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 Op gemm_op(Pass pass, Precision a, Precision b, GemmShape g, const std::string& fa,
            const std::string& fb) {
@@ -119,7 +114,8 @@ TEST(Accuracy, Fp4FlushAndSaturateFractionsAndGradScale) {
   EXPECT_EQ(r.fp4_saturated, 1u);
   EXPECT_EQ(r.grad_scale_log2, 2);
   // The update GEMM uses the odd phase.
-  op = gemm_op(Pass::kBwdWeight, Precision::kUint4, Precision::kFp4, {1, 1, 4}, dir() + "/x.npy", "");
+  op = gemm_op(Pass::kBwdWeight, Precision::kUint4, Precision::kFp4, {1, 1, 4}, dir() + "/x.npy",
+               "");
   write_npy<float>(op.tensors->a, {1, 4}, {1, 2, 3, 4});
   op.tensors->b = dir() + "/gt.npy";
   write_npy<float>(op.tensors->b, {4, 1}, {64, 0.001f, 1, 4});

@@ -3,20 +3,14 @@
 
 #include "sim/config.h"
 #include "sim/error.h"
+#include "tests/support/error_of.h"
 
 namespace nibble {
 namespace {
 
 ConfigDoc doc_of(const char* text) { return ConfigDoc::from_json(Json::parse(text), "cfg.json"); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 TEST(Config, ReadsValuesAndFillsDefaultsIntoTheResolvedTree) {
   const ConfigDoc doc = doc_of(R"({"a": {"rows": 16, "name": "x"}})");

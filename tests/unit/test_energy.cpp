@@ -5,18 +5,12 @@
 
 #include "sim/energy.h"
 #include "sim/error.h"
+#include "tests/support/error_of.h"
 
 namespace nibble {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 TEST(EnergyLedger, PricesCountsByUnitAndEvent) {
   EnergyTable t;

@@ -8,6 +8,7 @@
 
 #include "sim/error.h"
 #include "sim/workload.h"
+#include "tests/support/error_of.h"
 
 namespace nibble {
 namespace {
@@ -22,14 +23,7 @@ std::string file_with(const std::string& name, const std::string& text) {
   return path;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 const char* const kPrecision = R"("precision": {"a": "int4", "b": "int4", "out": "fp16"})";
 
