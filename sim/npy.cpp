@@ -47,11 +47,13 @@ NpyArray read_npy(const std::string& path) {
   uint32_t header_len = 0;
   if (major == 1) {
     unsigned char len[2];
-    if (!in.read(reinterpret_cast<char*>(len), 2)) throw InputError(path + ": truncated .npy header");
+    if (!in.read(reinterpret_cast<char*>(len), 2))
+      throw InputError(path + ": truncated .npy header");
     header_len = static_cast<uint32_t>(len[0] | (len[1] << 8));
   } else if (major == 2 || major == 3) {
     unsigned char len[4];
-    if (!in.read(reinterpret_cast<char*>(len), 4)) throw InputError(path + ": truncated .npy header");
+    if (!in.read(reinterpret_cast<char*>(len), 4))
+      throw InputError(path + ": truncated .npy header");
     header_len = static_cast<uint32_t>(len[0]) | (static_cast<uint32_t>(len[1]) << 8) |
                  (static_cast<uint32_t>(len[2]) << 16) | (static_cast<uint32_t>(len[3]) << 24);
   } else {
@@ -89,11 +91,13 @@ NpyArray read_npy(const std::string& path) {
     const std::string digits = dim.substr(b, dim.find_last_not_of(" ") - b + 1);
     if (digits.empty() || digits.size() > 12 ||
         digits.find_first_not_of("0123456789") != std::string::npos) {
-      throw InputError(path + ": cannot read the array shape from '" + abbreviate(shape_text) + "'");
+      throw InputError(path + ": cannot read the array shape from '" + abbreviate(shape_text) +
+                       "'");
     }
     a.shape.push_back(std::stoull(digits));
     count *= a.shape.back();
-    if (count > (uint64_t{1} << 32)) throw InputError(path + ": array too large (over 2^32 elements)");
+    if (count > (uint64_t{1} << 32))
+      throw InputError(path + ": array too large (over 2^32 elements)");
   }
   std::vector<char> raw(count * item);
   if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) {

@@ -42,8 +42,8 @@ Tensor load(const Op& op, const std::string& role, const std::string& file,
   Tensor t{file, a.shape, std::vector<float>(a.values.size())};
   for (std::size_t i = 0; i < a.values.size(); ++i) {
     if (!std::isfinite(a.values[i])) {
-      throw InputError(file + ": tensor '" + role + "' of op \"" + op.name +
-                       "\": element " + std::to_string(i) + " is not finite");
+      throw InputError(file + ": tensor '" + role + "' of op \"" + op.name + "\": element " +
+                       std::to_string(i) + " is not finite");
     }
     t.values[i] = static_cast<float>(a.values[i]);
   }
@@ -116,7 +116,7 @@ struct Quantized {
   nn::IntFormat int_format = nn::kInt4;
   const nn::Minifloat* float_format = nullptr;
   std::vector<int8_t> ints;
-  std::vector<uint8_t> bytes;   // FP4 or HFP8 codes
+  std::vector<uint8_t> bytes;    // FP4 or HFP8 codes
   std::vector<uint16_t> halves;  // FP16 codes
   std::vector<float> floats;
   double scale = 1;  // real value = kernel value · scale
@@ -151,7 +151,9 @@ Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase pha
     case Precision::kInt8: {
       const int bits = static_cast<int>(bits_of(p));
       q.kind = Kind::kInt;
-      q.int_format = p == Precision::kInt2 ? nn::kInt2 : p == Precision::kInt4 ? nn::kInt4 : nn::kInt8;
+      q.int_format = p == Precision::kInt2   ? nn::kInt2
+                     : p == Precision::kInt4 ? nn::kInt4
+                                             : nn::kInt8;
       const nn::QuantizedTensor t = nn::sawb_quantize(v.data(), v.size(), bits);
       q.scale = t.scales[0];
       for (float x : v) acc.int_saturated += std::fabs(x) > t.alphas[0] ? 1 : 0;
@@ -189,18 +191,16 @@ Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase pha
     }
     case Precision::kFp16: {
       q.kind = Kind::kFp16;
-      q.halves = gather<uint16_t>(o, 0, [&](std::size_t i) {
-        return static_cast<uint16_t>(nn::fp16().encode(v[i]));
-      });
+      q.halves = gather<uint16_t>(
+          o, 0, [&](std::size_t i) { return static_cast<uint16_t>(nn::fp16().encode(v[i])); });
       return q;
     }
     case Precision::kHfp8_143:
     case Precision::kHfp8_152: {
       q.kind = Kind::kHfp8;
       q.float_format = p == Precision::kHfp8_143 ? &nn::hfp8_fwd() : &nn::hfp8_bwd();
-      q.bytes = gather<uint8_t>(o, 0, [&](std::size_t i) {
-        return static_cast<uint8_t>(q.float_format->encode(v[i]));
-      });
+      q.bytes = gather<uint8_t>(
+          o, 0, [&](std::size_t i) { return static_cast<uint8_t>(q.float_format->encode(v[i])); });
       return q;
     }
     case Precision::kFp32:
@@ -210,8 +210,8 @@ Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase pha
     case Precision::kDlfloat16:
       break;
   }
-  throw InputError("op \"" + op.name + "\": accuracy needs a reference kernel for " +
-                   to_string(p) + " operands, which this build does not have");
+  throw InputError("op \"" + op.name + "\": accuracy needs a reference kernel for " + to_string(p) +
+                   " operands, which this build does not have");
 }
 
 }  // namespace
@@ -247,9 +247,9 @@ OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params) {
   std::vector<float> c(g.m * g.n);
   double out_scale = qa.scale * qb.scale;
   if (qa.kind == Kind::kInt && qb.kind == Kind::kInt) {
-    const nn::IntGemmParams ip{static_cast<int>(params.acc_bits),
-                               params.acc_saturate ? nn::OverflowMode::kSaturate
-                                                   : nn::OverflowMode::kWrap};
+    const nn::IntGemmParams ip{static_cast<int>(params.acc_bits), params.acc_saturate
+                                                                      ? nn::OverflowMode::kSaturate
+                                                                      : nn::OverflowMode::kWrap};
     const nn::OutputFormat out =
         op.precision.out == Precision::kFp32 ? nn::OutputFormat::kFp32 : nn::OutputFormat::kFp16;
     acc.acc_overflows = nn::gemm_int(qa.ints.data(), qa.int_format, qb.ints.data(), qb.int_format,
@@ -263,7 +263,8 @@ OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params) {
     acc.kernel = std::string(to_string(op.precision.a)) + " x fp4 shift-MAC, fp16 accumulation";
   } else if (qa.kind == Kind::kFp4 && qb.kind == Kind::kInt && qb.int_format.bits <= 4) {
     nn::gemm_fp4_int4(qa.bytes.data(), qb.ints.data(), s, phase, fp16, c.data(), qb.int_format);
-    acc.kernel = std::string("fp4 x ") + to_string(op.precision.b) + " shift-MAC, fp16 accumulation";
+    acc.kernel =
+        std::string("fp4 x ") + to_string(op.precision.b) + " shift-MAC, fp16 accumulation";
   } else if (qa.kind == Kind::kFp16 && qb.kind == Kind::kFp16) {
     nn::gemm_fp16(qa.halves.data(), qb.halves.data(), s, fp16, c.data());
     acc.kernel = "fp16 x fp16, fp16 accumulation";
