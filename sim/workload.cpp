@@ -314,12 +314,14 @@ Op read_op(const std::string& file, const Json& node, const std::string& path) {
   return op;
 }
 
-void check_unique_names(const Workload& w) {
+// `where(i)` names op i in the file (".ops[3].name" in a trace, "line 5" in a CSV).
+template <typename Where>
+void check_unique_names(const Workload& w, Where where) {
   std::set<std::string> seen;
   for (std::size_t i = 0; i < w.ops.size(); ++i) {
     if (!seen.insert(w.ops[i].name).second) {
-      throw InputError(w.file + ": ops[" + std::to_string(i) + "].name: the name \"" +
-                       w.ops[i].name + "\" is used by an earlier op; op names must be unique");
+      throw InputError(w.file + ": " + where(i) + ": the name \"" + w.ops[i].name +
+                       "\" is used by an earlier op; op names must be unique");
     }
   }
 }
@@ -374,7 +376,7 @@ Workload read_json_trace(const std::string& path) {
   for (std::size_t i = 0; i < ops.size(); ++i) {
     w.ops.push_back(read_op(path, ops[i], ".ops[" + std::to_string(i) + "]"));
   }
-  check_unique_names(w);
+  check_unique_names(w, [](std::size_t i) { return ".ops[" + std::to_string(i) + "].name"; });
   return w;
 }
 
@@ -438,6 +440,7 @@ Workload read_scalesim_csv(const std::string& path) {
   std::string line;
   std::size_t line_no = 0;
   std::vector<std::string> header;
+  std::vector<std::size_t> op_lines;
   while (std::getline(in, line)) {
     ++line_no;
     if (trim(line).empty()) continue;
@@ -491,10 +494,11 @@ Workload read_scalesim_csv(const std::string& path) {
     }
     check_macs(op.gemm, path + ": line " + std::to_string(line_no));
     w.ops.push_back(std::move(op));
+    op_lines.push_back(line_no);
   }
   if (header.empty()) throw InputError(path + ": empty file; expected a SCALE-Sim topology CSV");
   if (w.ops.empty()) throw InputError(path + ": the topology has a header but no layers");
-  check_unique_names(w);
+  check_unique_names(w, [&](std::size_t i) { return "line " + std::to_string(op_lines[i]); });
   return w;
 }
 

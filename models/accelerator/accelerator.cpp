@@ -23,9 +23,16 @@ std::string mac_event(const Op& op) {
 }
 }  // namespace
 
-std::vector<std::string> required_energy_events(const Workload& workload) {
-  std::vector<std::string> events = {"buffer.read_byte", "buffer.write_byte"};
-  for (const Op& op : workload.ops) events.push_back(mac_event(op));
+std::vector<std::pair<std::string, std::string>> required_energy_events(const Workload& workload) {
+  std::vector<std::pair<std::string, std::string>> events;
+  for (const Op& op : workload.ops) {
+    for (const std::string& e :
+         {mac_event(op), std::string("buffer.read_byte"), std::string("buffer.write_byte")}) {
+      const bool seen = std::any_of(events.begin(), events.end(),
+                                    [&](const auto& known) { return known.first == e; });
+      if (!seen) events.emplace_back(e, op.name);
+    }
+  }
   return events;
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <systemc>
@@ -57,7 +58,8 @@ class Accelerator : public sc_core::sc_module {
 
 // The energy-table events a run of `workload` will price, so that a missing entry is reported
 // before simulating rather than after.
-std::vector<std::string> required_energy_events(const Workload& workload);
+// Each event comes with the name of the first op that needs it.
+std::vector<std::pair<std::string, std::string>> required_energy_events(const Workload& workload);
 
 // Elaborates the accelerator for `workload`, simulates it, and returns the result. A process can
 // do this once (a SystemC kernel elaborates once).

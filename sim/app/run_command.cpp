@@ -138,7 +138,12 @@ int run_command(int argc, char* argv[]) {
 
   const Workload workload = read_workload(workload_file);
   const EnergyTable table = EnergyTable::load(table_path);
-  for (const auto& event : required_energy_events(workload)) table.entry(event);
+  for (const auto& [event, op] : required_energy_events(workload)) {
+    if (!table.has(event)) {
+      throw InputError(table.file() + ": events." + event + ": missing; op \"" + op +
+                       "\" needs the energy of this event (add an entry with its source)");
+    }
+  }
   std::vector<Json> accuracy = op_accuracies(workload, params, seed);
 
   if (out_dir.empty()) out_dir = "nibble-out/" + stem(config_file) + "-" + stem(workload_file);

@@ -272,6 +272,10 @@ TEST_P(CliBadInput, OneLineErrorExitTwoAndNoReport) {
       << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "g", "type": "gemm",
             "pass": "fwd", "precision": {"a": "int4", "b": "int4", "out": "fp16"},
             "M": 4, "N": -1, "K": 2}]})";
+  std::ofstream(dir / "mixed.json")
+      << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "m", "type": "gemm",
+            "pass": "fwd", "precision": {"a": "int4", "b": "fp16", "out": "fp16"},
+            "M": 4, "N": 1, "K": 2}]})";
   std::string args = GetParam().args;
   for (std::string::size_type p; (p = args.find("$D")) != std::string::npos;) {
     args.replace(p, 2, dir.string());
@@ -307,6 +311,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "--set accelerator.core.mac_array.dataflow=rs",
                  "accelerator.core.mac_array.dataflow: expected one of \"os\" \"ws\" \"is\", found "
                  "string \"rs\""},
+        BadInput{"missing_energy_event", "--config configs/default.json --workload $D/mixed.json",
+                 "configs/energy/45nm.json: events.mac.int4_fp16: missing; op \"m\" needs the "
+                 "energy of this event"},
         BadInput{"missing_workload", "--config configs/default.json --workload $D/none.csv",
                  "none.csv: cannot open workload file"},
         BadInput{"no_workload_option", "--config configs/default.json",

@@ -136,7 +136,7 @@ TEST(JsonTrace, RefusesOtherFormatsVersionsAndDuplicateNames) {
                          kPrecision + R"(, "M": 2, "N": 4, "K": 1})";
   EXPECT_NE(error_of([&] {
               read_workload(file_with("dup.json", trace_with(op + "," + op)));
-            }).find("the name \"g\" is used by an earlier op"),
+            }).find("dup.json: .ops[1].name: the name \"g\" is used by an earlier op"),
             std::string::npos);
   EXPECT_NE(error_of([] {
               read_workload(file_with("empty.json", trace_with("")));
@@ -196,6 +196,9 @@ TEST(ScaleSimCsv, BadRowsNameTheLineAndColumn) {
   const auto header = file_with("hdr.csv", "name,a,b\n");
   EXPECT_NE(error_of([&] { read_workload(header); }).find("expected a SCALE-Sim topology header"),
             std::string::npos);
+  const auto dup = file_with("dup.csv", "Layer Name, M, N, K,\ng0,1,2,3,\n\ng0,4,5,6,\n");
+  EXPECT_EQ(error_of([&] { read_workload(dup); }),
+            dup + ": line 4: the name \"g0\" is used by an earlier op; op names must be unique");
   const auto fields = file_with("fields.csv", "Layer Name, M, N, K,\ng0,1,2,\n");
   EXPECT_EQ(error_of([&] { read_workload(fields); }),
             fields + ": line 2: expected 4 fields, found 3");
