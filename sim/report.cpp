@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 
 #include "sim/error.h"
@@ -28,6 +29,12 @@ Json energy_json(const EnergyTotals& t) {
   return {{"total", t.total_pj}, {"by_unit", by_unit}, {"by_event", by_event}};
 }
 
+// An accuracy figure that JSON holds as null when it is not finite (an FP16 overflow, a zero
+// reference) counts as the worst value on its scale.
+double figure(const Json& value, double worst) {
+  return value.is_null() ? worst : value.get<double>();
+}
+
 // Over the ops that carry tensors: how many, and the worst of each figure with its op.
 Json accuracy_summary(const Json& ops) {
   Json s = {{"ops", 0}};
@@ -37,12 +44,13 @@ Json accuracy_summary(const Json& ops) {
     if (!op.contains("accuracy")) continue;
     s["ops"] = s["ops"].get<int>() + 1;
     const Json& a = op["accuracy"];
+    const double inf = std::numeric_limits<double>::infinity();
     if (worst == nullptr ||
-        a["rel_l2"].get<double>() > (*worst)["accuracy"]["rel_l2"].get<double>()) {
+        figure(a["rel_l2"], inf) > figure((*worst)["accuracy"]["rel_l2"], inf)) {
       worst = &op;
     }
     if (least_aligned == nullptr ||
-        a["cosine"].get<double>() < (*least_aligned)["accuracy"]["cosine"].get<double>()) {
+        figure(a["cosine"], -inf) < figure((*least_aligned)["accuracy"]["cosine"], -inf)) {
       least_aligned = &op;
     }
   }
@@ -265,13 +273,22 @@ void print_summary(std::ostream& out, const Json& report, const std::string& dir
   out << "  avg power    " << si(report["average_power_w"].get<double>(), "W") << "\n";
   const Json& acc = report["accuracy"];
   if (acc["ops"].get<int>() > 0) {
+    // Null figures are not finite: rel. L2 is then infinite (results overflowed), and SQNR is
+    // +inf for an exact result (rel. L2 0) or -inf for an overflowed one.
+    const Json& rel = acc["worst_rel_l2"];
     const Json& sqnr = acc["worst_sqnr_db"];
     std::ostringstream line;
     line << std::setprecision(4) << "  accuracy     " << acc["ops"]
          << " ops with tensors, vs FP32: worst " << acc["worst_op"].get<std::string>()
-         << " (rel. L2 " << acc["worst_rel_l2"].get<double>() << ", SQNR ";
-    if (sqnr.is_null()) {
+         << " (rel. L2 ";
+    if (rel.is_null()) {
       line << "inf";
+    } else {
+      line << rel.get<double>();
+    }
+    line << ", SQNR ";
+    if (sqnr.is_null()) {
+      line << (!rel.is_null() && rel.get<double>() == 0 ? "inf" : "-inf");
     } else {
       line << sqnr.get<double>();
     }

@@ -41,11 +41,11 @@ Tensor load(const Op& op, const std::string& role, const std::string& file,
   }
   Tensor t{file, a.shape, std::vector<float>(a.values.size())};
   for (std::size_t i = 0; i < a.values.size(); ++i) {
-    if (!std::isfinite(a.values[i])) {
-      throw InputError(file + ": tensor '" + role + "' of op \"" + op.name + "\": element " +
-                       std::to_string(i) + " is not finite");
-    }
     t.values[i] = static_cast<float>(a.values[i]);
+    if (!std::isfinite(t.values[i])) {  // checked as FP32: 1e39 in a float64 file is inf here
+      throw InputError(file + ": tensor '" + role + "' of op \"" + op.name + "\": element " +
+                       std::to_string(i) + " is not a finite FP32 value");
+    }
   }
   return t;
 }
@@ -131,14 +131,16 @@ std::vector<T> gather(const Operand& o, T zero, F code_of) {
   return out;
 }
 
-// GradScale at its fixed point: the power of two that puts max|g| in (32, 64].
+// GradScale at its fixed point: the power of two that puts max|g| in (32, 64], within GradScale's
+// range [2^-126, 2^127] (a gradient below 2^-121 cannot be lifted into the top bin by a float
+// scale).
 int grad_scale_fixed_point(const std::vector<float>& g) {
   float m = 0;
   for (float v : g) m = std::max(m, std::fabs(v));
   if (m == 0) return 0;
   int e = 0;
   const double f = std::frexp(static_cast<double>(m), &e);  // m = f·2^e, f in [0.5, 1)
-  return f == 0.5 ? 7 - e : 6 - e;
+  return std::clamp(f == 0.5 ? 7 - e : 6 - e, -126, 127);
 }
 
 Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase phase,
@@ -168,7 +170,9 @@ Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase pha
       q.int_format = nn::kUint4;
       const nn::QuantizedTensor t = nn::pact_quantize(v.data(), v.size(), alpha, 4);
       q.scale = alpha / 15;
-      for (float x : v) acc.int_saturated += x > alpha ? 1 : 0;
+      // PACT clips to [0, alpha]: a negative input (an operand that is not post-ReLU) is clipped
+      // too.
+      for (float x : v) acc.int_saturated += x > alpha || x < 0 ? 1 : 0;
       q.ints = gather<int8_t>(o, 0, [&](std::size_t i) { return t.codes[i]; });
       return q;
     }
@@ -288,7 +292,10 @@ OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params) {
   const std::vector<double> ra = real(a), rb = real(b);
   std::vector<double> ref(g.m * g.n), test(g.m * g.n);
   nn::gemm_f64(ra.data(), rb.data(), s, ref.data());
-  for (std::size_t i = 0; i < test.size(); ++i) test[i] = static_cast<double>(c[i]) * out_scale;
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    test[i] = static_cast<double>(c[i]) * out_scale;
+    acc.non_finite_outputs += std::isfinite(test[i]) ? 0 : 1;  // FP16 overflow to inf
+  }
   const nn::ErrorMetrics e = nn::compare(ref.data(), test.data(), ref.size());
   acc.outputs = ref.size();
   acc.rel_l2 = e.rel_l2;

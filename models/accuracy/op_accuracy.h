@@ -35,6 +35,7 @@ struct OpAccuracy {
   std::string fp4_phase;               // "even" or "odd" when an operand is FP4
   uint64_t acc_overflows = 0;          // integer accumulator adds that overflowed
   uint64_t int_saturated = 0;          // integer operand elements clipped by the quantizer
+  uint64_t non_finite_outputs = 0;     // results that overflowed to inf (FP16 max is 65504)
 };
 
 // Throws InputError (naming the op and the tensor file) for a missing or malformed tensor, a shape

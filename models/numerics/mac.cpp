@@ -9,9 +9,9 @@ namespace nibble::numerics {
 // significand, 2^-24 <= ulp) and a term t is an exact product with at most 22 significant bits
 // (FP16 x FP16; fp9 x fp9 and INT4 x FP4 have fewer). If |t| >= |s| / 2^12 the exact s + t spans
 // at most ~45 bits (or overflows FP16 whatever happens), so the double sum is exact. Otherwise
-// s + t is within a quarter FP16 ulp of s, which itself is at least half an ulp from every FP16
-// rounding midpoint, so rounding s + t to 53 bits cannot land on or cross a midpoint: the FP16
-// result is the correctly rounded one.
+// s + t is less than half an FP16 ulp from s (the FP16 value s is exactly half an ulp from the
+// midpoints beside it), and t's bits start within 34 bits below s's ulp, so rounding s + t to 53
+// bits cannot land on or cross a midpoint: the FP16 result is the correctly rounded one.
 
 void mac_int(const int8_t* a, const int8_t* b, size_t k, IntAccumulator& acc) {
   for (size_t i = 0; i < k; ++i) acc.add(int64_t{a[i]} * int64_t{b[i]});

@@ -42,7 +42,8 @@ class Minifloat {
 
   const MinifloatSpec& spec() const { return spec_; }
   int bits() const { return 1 + spec_.exp_bits + spec_.man_bits; }
-  uint32_t code_count() const { return uint32_t{1} << bits(); }
+  // Number of codes; formats of at most 16 bits (FP32 has 2^32, which does not fit).
+  uint32_t code_count() const { return bits() < 32 ? uint32_t{1} << bits() : 0; }
   uint32_t sign_mask() const { return sign_mask_; }
 
   double decode(uint32_t code) const;

@@ -79,7 +79,7 @@ std::vector<Json> op_accuracies(const Workload& workload, const AcceleratorParam
         {"outputs", a.outputs},
         {"rel_l2", finite_or_null(a.rel_l2)},
         {"sqnr_db", finite_or_null(a.sqnr_db)},
-        {"cosine", a.cosine},
+        {"cosine", finite_or_null(a.cosine)},
         {"max_abs_error", a.max_abs},
         {"fp4_elements", a.fp4_elements},
         {"fp4_flushed_fraction", fp4 > 0 ? static_cast<double>(a.fp4_flushed) / fp4 : 0.0},
@@ -87,7 +87,8 @@ std::vector<Json> op_accuracies(const Workload& workload, const AcceleratorParam
         {"fp4_phase", a.fp4_phase.empty() ? Json() : Json(a.fp4_phase)},
         {"grad_scale_log2", a.grad_scale_log2 ? Json(*a.grad_scale_log2) : Json()},
         {"int_clipped", a.int_saturated},
-        {"acc_overflows", a.acc_overflows}};
+        {"acc_overflows", a.acc_overflows},
+        {"non_finite_outputs", a.non_finite_outputs}};
   }
   return out;
 }

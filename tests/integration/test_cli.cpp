@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "sim/config.h"
+#include "tests/support/npy_writer.h"
 
 namespace nibble {
 namespace {
@@ -235,6 +236,28 @@ TEST(Cli, OpsWithTensorsReportTheirAccuracy) {
   // FP16 operands lose far less than INT4 ones on the same GEMM.
   EXPECT_LT(r["ops"][1]["accuracy"]["rel_l2"].get<double>(),
             r["ops"][0]["accuracy"]["rel_l2"].get<double>() / 10);
+}
+
+TEST(Cli, ResultsBeyondTheFp16RangeAreReportedNotFatal) {
+  // 300·300 + 300·300 = 180000 overflows FP16 (max 65504): the figures are not finite, written as
+  // null, the summary says so, and the run completes.
+  const fs::path dir = scratch();
+  testing_support::write_npy<float>((dir / "a.npy").string(), {1, 2}, {300, 300});
+  testing_support::write_npy<float>((dir / "b.npy").string(), {2, 1}, {300, 300});
+  std::ofstream(dir / "t.json") << R"({"format": "nibble-trace", "version": 1, "ops": [
+      {"name": "g", "type": "gemm", "pass": "fwd", "M": 1, "N": 1, "K": 2,
+       "precision": {"a": "fp16", "b": "fp16", "out": "fp16"},
+       "tensors": {"a": "a.npy", "b": "b.npy"}}]})";
+  const Outcome o =
+      nibble("run --config configs/default.json --workload '" + (dir / "t.json").string() +
+                 "' --out '" + (dir / "out").string() + "'",
+             dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("worst g (rel. L2 inf, SQNR -inf dB)"), std::string::npos) << o.out;
+  const Json a = read_json(dir / "out" / "report.json")["ops"][0]["accuracy"];
+  EXPECT_TRUE(a["rel_l2"].is_null());
+  EXPECT_TRUE(a["sqnr_db"].is_null());
+  EXPECT_EQ(a["non_finite_outputs"], 1);
 }
 
 TEST(Cli, ABadTensorIsAnInputError) {

@@ -122,6 +122,39 @@ TEST(Accuracy, Fp4FlushAndSaturateFractionsAndGradScale) {
   EXPECT_EQ(evaluate_accuracy(op, {}).fp4_phase, "odd");
 }
 
+TEST(Accuracy, GradScaleStaysInItsRangeForTinyGradients) {
+  // max|g| = 1e-38 < 2^-121 would need a scale above 2^127 to reach (32, 64]; the fixed point is
+  // clamped to 127, so values stay finite (1e-38 · 2^127 ≈ 1.70) and nothing saturates.
+  const std::string g = dir() + "/tiny.npy", w = dir() + "/tw.npy";
+  write_npy<float>(g, {1, 4}, {1e-38f, 2.5e-39f, 0.0f, -2.5e-39f});
+  write_npy<float>(w, {4, 1}, {0.5f, -0.25f, 1, 2});
+  const OpAccuracy r = evaluate_accuracy(
+      gemm_op(Pass::kBwdData, Precision::kFp4, Precision::kInt4, {1, 1, 4}, g, w), {});
+  EXPECT_EQ(r.grad_scale_log2, 127);
+  EXPECT_EQ(r.fp4_saturated, 0u);
+}
+
+TEST(Accuracy, PactCountsNegativeInputsAsClipped) {
+  // PACT clips to [0, alpha]; alpha defaults to the max, 4: only -1 is outside.
+  const std::string x = dir() + "/px.npy", w = dir() + "/pw.npy";
+  write_npy<float>(x, {1, 4}, {-1, 2, 3, 4});
+  write_npy<float>(w, {4, 1}, {1, 2, 3, 4});
+  const OpAccuracy r = evaluate_accuracy(
+      gemm_op(Pass::kFwd, Precision::kUint4, Precision::kUint4, {1, 1, 4}, x, w), {});
+  EXPECT_EQ(r.int_saturated, 1u);
+}
+
+TEST(Accuracy, CountsResultsBeyondTheFp16Range) {
+  // 300·300 + 300·300 = 180000 > 65504, the largest FP16: the result overflows to inf.
+  const std::string a = dir() + "/big_a.npy", b = dir() + "/big_b.npy";
+  write_npy<float>(a, {1, 2}, {300, 300});
+  write_npy<float>(b, {2, 1}, {300, 300});
+  const OpAccuracy r = evaluate_accuracy(
+      gemm_op(Pass::kFwd, Precision::kFp16, Precision::kFp16, {1, 1, 2}, a, b), {});
+  EXPECT_EQ(r.non_finite_outputs, 1u);
+  EXPECT_TRUE(std::isinf(r.rel_l2));
+}
+
 TEST(Accuracy, CountsAccumulatorOverflows) {
   // UINT4 × UINT4, all ones: PACT with alpha = max = 1 gives code 15 everywhere. With an 8-bit
   // wrapping accumulator (−128..127) and K = 2: 0 + 225 = 225 overflows (wraps to −31), then
