@@ -118,7 +118,6 @@ RunResult Accelerator::result() const {
                   {"dataflow", to_string(a.dataflow)},
                   {"schedule", to_string(a.schedule)}}},
                 {"memory", "ideal"}};
-  SystolicCounters total;
   for (std::size_t i = 0; i < records_.size(); ++i) {
     const OpRecord& rec = records_[i];
     const Op& op = workload_.ops[i];
@@ -142,15 +141,9 @@ RunResult Accelerator::result() const {
     o.energy.add("buffer", "buffer.write_byte",
                  static_cast<double>(c.out_write_bits + c.psum_write_bits) / 8.0);
     r.ops.push_back(std::move(o));
-    total.macs += c.macs;
-    total.folds += c.folds;
-    total.busy_cycles += c.busy_cycles;
-    total.a_read_bits += c.a_read_bits;
-    total.b_read_bits += c.b_read_bits;
-    total.out_write_bits += c.out_write_bits;
-    total.psum_read_bits += c.psum_read_bits;
-    total.psum_write_bits += c.psum_write_bits;
   }
+  // The controller stops only between ops, so the array's counters are the finished ops' sum.
+  const SystolicCounters& total = array_.counters();
   const std::string p = "core0.mac_array.";
   r.stats.add(p + "macs", total.macs, "MAC", "multiply-accumulates done");
   r.stats.add(p + "folds", total.folds, "fold", "array folds (tile operations) run");

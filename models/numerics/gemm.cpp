@@ -291,34 +291,33 @@ void gemm_hfp8(const uint8_t* a, const Minifloat& fa, const uint8_t* b, const Mi
   float_operand_gemm(av, bv, s, params, c);
 }
 
-void gemm_fp32(const float* a, const float* b, const GemmShape& s, float* c) {
+namespace {
+
+// Plain GEMM in T: products and running sums in T, k in increasing order, one output row at a time.
+template <typename T>
+void plain_gemm(const T* a, const T* b, const GemmShape& s, T* c) {
   s.validate();
-  std::vector<float> row(static_cast<size_t>(s.n));
+  std::vector<T> row(static_cast<size_t>(s.n));
   for (int64_t i = 0; i < s.m; ++i) {
-    std::fill(row.begin(), row.end(), 0.0f);
+    std::fill(row.begin(), row.end(), T{0});
     for (int64_t k = 0; k < s.k; ++k) {
-      const float x = a[idx(i, s.k, k)];
-      const float* brow = b + idx(k, s.n, 0);
-      float* r = row.data();
+      const T x = a[idx(i, s.k, k)];
+      const T* brow = b + idx(k, s.n, 0);
+      T* r = row.data();
       for (int64_t j = 0; j < s.n; ++j) r[j] += x * brow[j];
     }
     std::copy(row.begin(), row.end(), c + idx(i, s.n, 0));
   }
 }
 
+}  // namespace
+
+void gemm_fp32(const float* a, const float* b, const GemmShape& s, float* c) {
+  plain_gemm(a, b, s, c);
+}
+
 void gemm_f64(const double* a, const double* b, const GemmShape& s, double* c) {
-  s.validate();
-  std::vector<double> row(static_cast<size_t>(s.n));
-  for (int64_t i = 0; i < s.m; ++i) {
-    std::fill(row.begin(), row.end(), 0.0);
-    for (int64_t k = 0; k < s.k; ++k) {
-      const double x = a[idx(i, s.k, k)];
-      const double* brow = b + idx(k, s.n, 0);
-      double* r = row.data();
-      for (int64_t j = 0; j < s.n; ++j) r[j] += x * brow[j];
-    }
-    std::copy(row.begin(), row.end(), c + idx(i, s.n, 0));
-  }
+  plain_gemm(a, b, s, c);
 }
 
 }  // namespace nibble::numerics
