@@ -215,13 +215,25 @@ std::string ConfigNode::get_string(const std::string& key, const std::string& fa
 
 std::string ConfigNode::get_choice(const std::string& key, const std::string& fallback,
                                    std::initializer_list<const char*> choices) {
+  return get_choice(key, fallback, std::vector<std::string>(choices.begin(), choices.end()));
+}
+
+std::vector<std::string> ConfigNode::keys() const {
+  std::vector<std::string> out;
+  if (node_ == nullptr) return out;
+  for (auto it = node_->begin(); it != node_->end(); ++it) out.push_back(it.key());
+  return out;
+}
+
+std::string ConfigNode::get_choice(const std::string& key, const std::string& fallback,
+                                   const std::vector<std::string>& choices) {
   std::string expected = "one of";
-  for (const char* c : choices) expected += std::string(" \"") + c + "\"";
+  for (const std::string& c : choices) expected += " \"" + c + "\"";
   std::string value = fallback;
   if (const Json* j = find(key)) {
     if (!j->is_string()) fail(key, expected, *j);
     value = j->get<std::string>();
-    if (std::none_of(choices.begin(), choices.end(), [&](const char* c) { return value == c; })) {
+    if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
       fail(key, expected, *j);
     }
   }

@@ -57,6 +57,11 @@ class ConfigNode {
   // A string that must be one of `choices`.
   std::string get_choice(const std::string& key, const std::string& fallback,
                          std::initializer_list<const char*> choices);
+  std::string get_choice(const std::string& key, const std::string& fallback,
+                         const std::vector<std::string>& choices);
+  // The keys this object has in the document, in document order (for maps such as per-mode
+  // tables, whose keys are data).
+  std::vector<std::string> keys() const;
   // The object under `key` (an empty one when absent).
   ConfigNode child(const std::string& key);
 

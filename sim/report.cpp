@@ -72,6 +72,8 @@ Json build_report(const RunInputs& in, const RunResult& result) {
   Json ops = Json::array();
   EnergyLedger total_energy;
   uint64_t total_macs = 0;
+  Json units = Json::object();   // per unit: ops run and cycles busy
+  double total_full_cycles = 0;  // Σ over ops of the cycles its work takes at full throughput
   for (std::size_t i = 0; i < result.ops.size(); ++i) {
     const OpResult& r = result.ops[i];
     const Op& op = w.ops[i];
@@ -80,8 +82,13 @@ Json build_report(const RunInputs& in, const RunResult& result) {
     Json j = {{"name", op.name},
               {"type", to_string(op.type)},
               {"pass", to_string(op.pass)},
-              {"precision", precision_json(op.precision)},
-              {"gemm", {{"M", op.gemm.m}, {"N", op.gemm.n}, {"K", op.gemm.k}}}};
+              {"unit", r.unit},
+              {"precision", precision_json(op.precision)}};
+    if (op.is_gemm()) j["gemm"] = {{"M", op.gemm.m}, {"N", op.gemm.n}, {"K", op.gemm.k}};
+    if (op.vector) {
+      j["elements"] = op.vector->elements;
+      if (!op.vector->function.empty()) j["function"] = op.vector->function;
+    }
     if (op.conv) {
       const ConvShape& c = *op.conv;
       j["conv2d"] = {{"batch", c.batch},     {"C", c.c}, {"H", c.h}, {"W", c.w},
@@ -95,9 +102,13 @@ Json build_report(const RunInputs& in, const RunResult& result) {
     j["end_cycle"] = r.end_cycle;
     j["cycles"] = cycles;
     j["macs"] = r.macs;
-    j["utilization"] =
-        ratio(static_cast<double>(r.macs),
-              static_cast<double>(cycles) * static_cast<double>(result.peak_macs_per_cycle));
+    // Of the unit that ran the op: MACs (or elements) done / (cycles × what it could do per cycle).
+    const uint64_t work = op.is_gemm() ? r.macs : r.elements;
+    const double full_cycles =
+        ratio(static_cast<double>(work), static_cast<double>(r.peak_work_per_cycle));
+    j["utilization"] = ratio(full_cycles, static_cast<double>(cycles));
+    total_full_cycles += full_cycles;
+    j["checks"] = r.checks;
     j["energy_pj"] = e.total_pj;
     Json by_unit = Json::object();
     for (const auto& [k, v] : e.by_unit_pj) by_unit[k] = v;
@@ -106,6 +117,14 @@ Json build_report(const RunInputs& in, const RunResult& result) {
     ops.push_back(std::move(j));
     total_energy.add(r.energy);
     total_macs += r.macs;
+    Json& u = units[r.unit];
+    if (u.is_null()) u = {{"ops", 0}, {"busy_cycles", 0}};
+    u["ops"] = u["ops"].get<uint64_t>() + 1;
+    u["busy_cycles"] = u["busy_cycles"].get<uint64_t>() + cycles;
+  }
+  for (auto& [name, u] : units.items()) {
+    u["busy_fraction"] = ratio(static_cast<double>(u["busy_cycles"].get<uint64_t>()),
+                               static_cast<double>(result.cycles));
   }
   const EnergyTotals e = total_energy.price(*in.energy);
   const double seconds = static_cast<double>(result.cycles) / hz;
@@ -124,9 +143,10 @@ Json build_report(const RunInputs& in, const RunResult& result) {
   report["seconds"] = seconds;
   report["macs"] = total_macs;
   report["peak_macs_per_cycle"] = result.peak_macs_per_cycle;
-  report["utilization"] =
-      ratio(static_cast<double>(total_macs),
-            static_cast<double>(result.cycles) * static_cast<double>(result.peak_macs_per_cycle));
+  report["units"] = units;
+  // Cycles the units would need at full throughput over the cycles taken (for a workload of GEMMs
+  // on one array: MACs / (cycles · peak MACs per cycle)).
+  report["utilization"] = ratio(total_full_cycles, static_cast<double>(result.cycles));
   Json energy = energy_json(e);
   energy["table"] = {{"file", in.energy->file()}, {"name", in.energy->name()}};
   report["energy_pj"] = energy;
@@ -138,7 +158,7 @@ Json build_report(const RunInputs& in, const RunResult& result) {
 
 void write_ops_csv(std::ostream& out, const Json& report) {
   out << "name,type,pass,a,b,out,M,N,K,tiles,start_cycle,end_cycle,cycles,macs,utilization,"
-         "energy_pj\n";
+         "energy_pj,unit,elements\n";
   for (const Json& op : report["ops"]) {
     std::string name = op["name"].get<std::string>();
     if (name.find_first_of(",\"\n") != std::string::npos) {
@@ -149,11 +169,18 @@ void write_ops_csv(std::ostream& out, const Json& report) {
     out << name << ',' << op["type"].get<std::string>() << ',' << op["pass"].get<std::string>()
         << ',' << op["precision"]["a"].get<std::string>() << ','
         << op["precision"]["b"].get<std::string>() << ','
-        << op["precision"]["out"].get<std::string>() << ',' << op["gemm"]["M"] << ','
-        << op["gemm"]["N"] << ',' << op["gemm"]["K"] << ',' << op["tiles"] << ','
-        << op["start_cycle"] << ',' << op["end_cycle"] << ',' << op["cycles"] << ',' << op["macs"]
-        << ',' << format_double(op["utilization"].get<double>()) << ','
-        << format_double(op["energy_pj"].get<double>()) << '\n';
+        << op["precision"]["out"].get<std::string>() << ',';
+    if (op.contains("gemm")) {
+      out << op["gemm"]["M"] << ',' << op["gemm"]["N"] << ',' << op["gemm"]["K"] << ',';
+    } else {
+      out << ",,,";
+    }
+    out << op["tiles"] << ',' << op["start_cycle"] << ',' << op["end_cycle"] << ',' << op["cycles"]
+        << ',' << op["macs"] << ',' << format_double(op["utilization"].get<double>()) << ','
+        << format_double(op["energy_pj"].get<double>()) << ',' << op["unit"].get<std::string>()
+        << ',';
+    if (op.contains("elements")) out << op["elements"];
+    out << '\n';
   }
 }
 
@@ -197,7 +224,7 @@ void write_run_outputs(const std::string& dir, const RunInputs& in, const RunRes
   stats.add("sim.clock_mhz", result.clock_mhz, "MHz", "core clock");
   stats.add("sim.ops", static_cast<uint64_t>(result.ops.size()), "op", "ops finished");
   stats.add("sim.utilization", report["utilization"].get<double>(), "fraction",
-            "MACs done / (cycles x peak MACs per cycle)");
+            "sum over ops of (work / unit peak per cycle) / cycles");
   for (const Stat& s : result.stats.all()) stats.add_stat(s);
   const Json& energy = report["energy_pj"];
   stats.add("energy.total_pj", energy["total"].get<double>(), "pJ", "total energy");
@@ -254,7 +281,8 @@ void print_summary(std::ostream& out, const Json& report, const std::string& dir
       << report["workload"]["name"].get<std::string>() << " on a " << hw["rows"] << "x"
       << hw["cols"] << " systolic array (" << hw["dataflow"].get<std::string>() << ", "
       << hw["schedule"].get<std::string>() << " schedule) at "
-      << format_double(report["clock_mhz"].get<double>()) << " MHz\n";
+      << format_double(report["clock_mhz"].get<double>()) << " MHz, "
+      << report["hardware"]["fidelity"].get<std::string>() << " fidelity\n";
   if (report["status"] != "complete") {
     out << "  INTERRUPTED: " << report["workload"]["ops_finished"] << " of "
         << report["workload"]["ops"] << " ops finished; the report covers those only\n";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "sim/config.h"
@@ -14,20 +15,24 @@ namespace nibble {
 struct OpResult {
   uint64_t start_cycle = 0;
   uint64_t end_cycle = 0;
-  uint64_t macs = 0;
-  uint64_t tiles = 0;   // tile operations (array folds) the op was split into
-  EnergyLedger energy;  // events of this op
-  Json mapping;         // how the op was laid onto the hardware, for the report
+  std::string unit;                  // the unit that ran it ("mac_array", "sfu", ...)
+  uint64_t macs = 0;                 // GEMM ops
+  uint64_t elements = 0;             // element-wise ops
+  uint64_t tiles = 0;                // tile operations (array folds, vector groups)
+  uint64_t peak_work_per_cycle = 0;  // MACs or elements the unit could do per cycle on this op
+  EnergyLedger energy;               // events of this op
+  Json mapping;                      // how the op was laid onto the hardware, for the report
+  Json checks;                       // values an RTL designer checks (overflows, depths, ...)
 };
 
 struct RunResult {
   bool complete = true;  // false when interrupted: `ops` then holds the finished ones
   double clock_mhz = 0;
-  uint64_t cycles = 0;  // end of the last finished op
-  uint64_t peak_macs_per_cycle = 0;
-  std::vector<OpResult> ops;  // in workload order
-  Stats stats;                // the units' counters
-  Json hardware;              // a short description of the simulated machine
+  uint64_t cycles = 0;               // end of the last finished op
+  uint64_t peak_macs_per_cycle = 0;  // the MAC array in its widest mode
+  std::vector<OpResult> ops;         // in workload order
+  Stats stats;                       // the units' counters
+  Json hardware;                     // a short description of the simulated machine
 };
 
 }  // namespace nibble

@@ -91,7 +91,19 @@ std::optional<Precision> parse_precision(const std::string& text) {
   return std::nullopt;
 }
 
-const char* to_string(OpType type) { return type == OpType::kGemm ? "gemm" : "conv2d"; }
+const char* to_string(OpType type) {
+  switch (type) {
+    case OpType::kGemm:
+      return "gemm";
+    case OpType::kConv2d:
+      return "conv2d";
+    case OpType::kQuantize:
+      return "quantize";
+    case OpType::kVector:
+      return "vector";
+  }
+  return "?";
+}
 
 GemmShape lower_conv2d(const ConvShape& conv, Pass pass, const std::string& where) {
   if (conv.h + 2 * conv.padding < conv.r || conv.w + 2 * conv.padding < conv.s) {
@@ -112,13 +124,9 @@ GemmShape lower_conv2d(const ConvShape& conv, Pass pass, const std::string& wher
       g = {pixels, window, conv.filters};
       break;
     case Pass::kBwdWeight:
+    case Pass::kUpdate:
       g = {window, conv.filters, pixels};
       break;
-    case Pass::kUpdate:
-      throw InputError(where +
-                       ": a conv2d op cannot have pass \"update\": the optimizer update is "
-                       "element-wise, not a convolution; describe the weight-gradient GEMM as pass "
-                       "\"bwd_weight\"");
   }
   check_macs(g, where);
   return g;
@@ -238,7 +246,9 @@ OpTensors read_tensors(const std::string& file, const Json& node, const std::str
                        " op in pass \"" + to_string(op.pass) + "\" needs it");
     }
   };
-  if (op.type == OpType::kGemm) {
+  if (op.type == OpType::kQuantize) {
+    need("input", x.input);
+  } else if (op.type == OpType::kGemm) {
     need("a", x.a);
     need("b", x.b);
   } else if (op.pass == Pass::kFwd) {
@@ -255,30 +265,26 @@ OpTensors read_tensors(const std::string& file, const Json& node, const std::str
   return x;
 }
 
-Op read_op(const std::string& file, const Json& node, const std::string& path) {
-  if (!node.is_object()) {
-    throw InputError(file + ": " + path + ": expected an op object, found " + describe_json(node));
+// A precision given as a string field, limited to `allowed`; `fallback` when absent (required when
+// there is none).
+Precision optional_precision(TraceObject& obj, const std::string& key,
+                             std::optional<Precision> fallback,
+                             const std::vector<Precision>& allowed) {
+  std::string expected = "one of ";
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    expected += (i == 0 ? "\"" : ", \"") + std::string(to_string(allowed[i])) + "\"";
   }
-  TraceObject obj(file, node, path);
-  Op op;
-  op.name = obj.string("name");
-
-  const Json& type = obj.require("type", "\"gemm\" or \"conv2d\"");
-  if (type == "gemm") {
-    op.type = OpType::kGemm;
-  } else if (type == "conv2d") {
-    op.type = OpType::kConv2d;
-  } else {
-    obj.fail("type", "\"gemm\" or \"conv2d\"", type);
+  const Json* j = fallback ? obj.find(key) : &obj.require(key, expected);
+  if (j == nullptr) return *fallback;
+  if (!j->is_string()) obj.fail(key, expected, *j);
+  const auto p = parse_precision(j->get<std::string>());
+  if (!p || std::find(allowed.begin(), allowed.end(), *p) == allowed.end()) {
+    obj.fail(key, expected, *j);
   }
+  return *p;
+}
 
-  const std::string pass_expected = std::string("one of ") + kPassNames;
-  const Json& pass = obj.require("pass", pass_expected);
-  if (!pass.is_string() || !parse_pass(pass.get<std::string>())) {
-    obj.fail("pass", pass_expected, pass);
-  }
-  op.pass = *parse_pass(pass.get<std::string>());
-
+void read_gemm_fields(TraceObject& obj, Op& op, const std::string& file, const std::string& path) {
   const Json& prec = obj.require("precision", "an object {\"a\", \"b\", \"out\"}");
   if (!prec.is_object()) obj.fail("precision", "an object {\"a\", \"b\", \"out\"}", prec);
   TraceObject p(file, prec, obj.where("precision"));
@@ -291,22 +297,80 @@ Op read_op(const std::string& file, const Json& node, const std::string& path) {
     op.gemm = {obj.dim("M", std::nullopt, 1), obj.dim("N", std::nullopt, 1),
                obj.dim("K", std::nullopt, 1)};
     check_macs(op.gemm, file + ": " + path);
+    return;
+  }
+  ConvShape c;
+  c.batch = obj.dim("batch", 1, 1);
+  c.c = obj.dim("C", std::nullopt, 1);
+  c.h = obj.dim("H", std::nullopt, 1);
+  c.w = obj.dim("W", std::nullopt, 1);
+  c.filters = obj.dim("filters", std::nullopt, 1);
+  c.r = obj.dim("R", std::nullopt, 1);
+  c.s = obj.dim("S", std::nullopt, 1);
+  c.stride = obj.dim("stride", 1, 1);
+  c.padding = obj.dim("padding", 0, 0);
+  op.conv = c;
+  op.lowering = "im2col";
+  op.gemm = lower_conv2d(c, op.pass, file + ": " + path + " (\"" + op.name + "\")");
+}
+
+Op read_op(const std::string& file, const Json& node, const std::string& path) {
+  if (!node.is_object()) {
+    throw InputError(file + ": " + path + ": expected an op object, found " + describe_json(node));
+  }
+  TraceObject obj(file, node, path);
+  Op op;
+  op.name = obj.string("name");
+
+  const char* const types = "\"gemm\", \"conv2d\", \"quantize\" or \"vector\"";
+  const Json& type = obj.require("type", types);
+  if (type == "gemm") {
+    op.type = OpType::kGemm;
+  } else if (type == "conv2d") {
+    op.type = OpType::kConv2d;
+  } else if (type == "quantize") {
+    op.type = OpType::kQuantize;
+  } else if (type == "vector") {
+    op.type = OpType::kVector;
   } else {
-    ConvShape c;
-    c.batch = obj.dim("batch", 1, 1);
-    c.c = obj.dim("C", std::nullopt, 1);
-    c.h = obj.dim("H", std::nullopt, 1);
-    c.w = obj.dim("W", std::nullopt, 1);
-    c.filters = obj.dim("filters", std::nullopt, 1);
-    c.r = obj.dim("R", std::nullopt, 1);
-    c.s = obj.dim("S", std::nullopt, 1);
-    c.stride = obj.dim("stride", 1, 1);
-    c.padding = obj.dim("padding", 0, 0);
-    op.conv = c;
-    op.lowering = "im2col";
-    op.gemm = lower_conv2d(c, op.pass, file + ": " + path + " (\"" + op.name + "\")");
+    obj.fail("type", types, type);
+  }
+
+  const std::string pass_expected = std::string("one of ") + kPassNames;
+  const Json& pass = obj.require("pass", pass_expected);
+  if (!pass.is_string() || !parse_pass(pass.get<std::string>())) {
+    obj.fail("pass", pass_expected, pass);
+  }
+  op.pass = *parse_pass(pass.get<std::string>());
+
+  switch (op.type) {
+    case OpType::kGemm:
+    case OpType::kConv2d:
+      read_gemm_fields(obj, op, file, path);
+      break;
+    case OpType::kQuantize: {
+      op.vector = VectorShape{obj.dim("elements", std::nullopt, 1), ""};
+      op.precision.a =
+          optional_precision(obj, "from", Precision::kFp16, {Precision::kFp16, Precision::kFp32});
+      op.precision.b = op.precision.a;
+      op.precision.out = optional_precision(
+          obj, "to", std::nullopt,
+          {Precision::kUint4, Precision::kInt4, Precision::kInt2, Precision::kFp4});
+      break;
+    }
+    case OpType::kVector: {
+      op.vector = VectorShape{obj.dim("elements", std::nullopt, 1), obj.string("function")};
+      op.precision.a = optional_precision(obj, "precision", Precision::kFp16,
+                                          {Precision::kFp16, Precision::kFp32});
+      op.precision.b = op.precision.out = op.precision.a;
+      break;
+    }
   }
   if (const Json* t = obj.find("tensors")) {
+    if (op.type == OpType::kVector) {
+      throw InputError(file + ": " + obj.where("tensors") +
+                       ": a vector op carries no tensors (only gemm, conv2d and quantize ops do)");
+    }
     if (!t->is_object()) obj.fail("tensors", "an object of tensor files", *t);
     op.tensors = read_tensors(file, *t, obj.where("tensors"), op);
   }

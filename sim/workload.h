@@ -1,7 +1,8 @@
 // Workloads: the ops a trace asks the accelerator to run, after reading and lowering.
 //
-// Every op reaches the models as a GEMM C[M×N] = A[M×K]·B[K×N] plus what it was before lowering
-// (for reports). Reading checks every field; lowering is exact integer arithmetic.
+// GEMM-like ops (gemm, conv2d) reach the models as a GEMM C[M×N] = A[M×K]·B[K×N] plus what they
+// were before lowering (for reports); element-wise ops (quantize, vector) as an element count.
+// Reading checks every field; lowering is exact integer arithmetic.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +60,7 @@ struct ConvShape {
 // operand matrices `a` [M, K] and `b` [K, N]; a conv2d names the layer's tensors, two per pass:
 // fwd input+weight, bwd_data grad_output+weight, bwd_weight input+grad_output, with shapes
 // input [batch, C, H, W], weight [filters, C, R, S], grad_output [batch, filters, P, Q].
+// A quantize op names `input`, any shape of `elements` values.
 // Paths are resolved against the trace file's directory when read.
 struct OpTensors {
   std::string a, b;
@@ -67,18 +69,34 @@ struct OpTensors {
   std::optional<int> grad_scale_log2;  // GradScale of FP4 operands; default: its fixed point
 };
 
-enum class OpType { kGemm, kConv2d };
+// gemm, conv2d: run by a GEMM unit (the MAC array, or the log-domain gradient unit when one
+//   operand is FP4). Pass `update` is the weight-gradient GEMM under Sun et al.'s name for it
+//   ("update GEMM"); it is lowered and rounded exactly like `bwd_weight`.
+// quantize: the rescaling unit converts `elements` values from precision.a (FP16/FP32 results)
+//   to precision.out: uint4/int4/int2 (PACT scale, clip, round) or fp4 (both TPR phases at once,
+//   GradScale applied and its vote taken).
+// vector: the special-function unit runs `function` (relu, batchnorm, sgd, ...) over `elements`
+//   values of precision.a (fp16 or fp32).
+enum class OpType { kGemm, kConv2d, kQuantize, kVector };
 const char* to_string(OpType type);
+
+struct VectorShape {
+  uint64_t elements = 0;
+  std::string function;  // vector ops: what the SFU computes; quantize ops: empty
+};
 
 struct Op {
   std::string name;
   OpType type = OpType::kGemm;
   Pass pass = Pass::kFwd;
   OperandPrecisions precision;
-  GemmShape gemm;                 // what the array computes
-  std::optional<ConvShape> conv;  // the layer before lowering, for conv2d
-  std::string lowering;           // how conv2d became `gemm`: "im2col" or "scalesim"
+  GemmShape gemm;                     // what the array computes
+  std::optional<ConvShape> conv;      // the layer before lowering, for conv2d
+  std::string lowering;               // how conv2d became `gemm`: "im2col" or "scalesim"
+  std::optional<VectorShape> vector;  // quantize and vector ops
   std::optional<OpTensors> tensors;
+
+  bool is_gemm() const { return type == OpType::kGemm || type == OpType::kConv2d; }
 };
 
 struct Workload {
@@ -98,8 +116,8 @@ Workload read_scalesim_csv(const std::string& path);
 //   fwd        M = batch·P·Q  N = filters  K = R·S·C     (Y = X_col · W)
 //   bwd_data   M = batch·P·Q  N = R·S·C    K = filters   (dX_col = dY · Wᵀ, then col2im)
 //   bwd_weight M = R·S·C      N = filters  K = batch·P·Q (dW = X_colᵀ · dY)
-// All three do the same number of MACs. Throws InputError for the `update` pass, which is the
-// element-wise optimizer step, not a GEMM.
+//   update     as bwd_weight (the "update GEMM")
+// All do the same number of MACs.
 GemmShape lower_conv2d(const ConvShape& conv, Pass pass, const std::string& where);
 
 // SCALE-Sim's lowering of a conv layer (no padding, batch 1):

@@ -10,6 +10,7 @@
 #include "models/numerics/metrics.h"
 #include "models/numerics/minifloat.h"
 #include "models/numerics/quantizers.h"
+#include "models/systolic/gemm_values.h"
 #include "sim/error.h"
 #include "sim/npy.h"
 
@@ -35,7 +36,7 @@ std::string shape_text(const std::vector<uint64_t>& s) {
 Tensor load(const Op& op, const std::string& role, const std::string& file,
             const std::vector<uint64_t>& expected) {
   NpyArray a = read_npy(file);
-  if (a.shape != expected) {
+  if (!expected.empty() && a.shape != expected) {
     throw InputError(file + ": tensor '" + role + "' of op \"" + op.name + "\": expected shape " +
                      shape_text(expected) + ", found " + shape_text(a.shape));
   }
@@ -108,20 +109,6 @@ void layout(const Op& op, const Tensor* x, const Tensor* w, const Tensor* dy, Op
   }
 }
 
-enum class Kind { kInt, kFp4, kFp16, kHfp8, kFp32 };
-
-// An operand after quantization, as the kernels take it: codes laid out as the GEMM matrix.
-struct Quantized {
-  Kind kind = Kind::kFp32;
-  nn::IntFormat int_format = nn::kInt4;
-  const nn::Minifloat* float_format = nullptr;
-  std::vector<int8_t> ints;
-  std::vector<uint8_t> bytes;    // FP4 or HFP8 codes
-  std::vector<uint16_t> halves;  // FP16 codes
-  std::vector<float> floats;
-  double scale = 1;  // real value = kernel value · scale
-};
-
 template <typename T, typename F>
 std::vector<T> gather(const Operand& o, T zero, F code_of) {
   std::vector<T> out(o.gather.size(), zero);
@@ -131,9 +118,23 @@ std::vector<T> gather(const Operand& o, T zero, F code_of) {
   return out;
 }
 
-// GradScale at its fixed point: the power of two that puts max|g| in (32, 64], within GradScale's
-// range [2^-126, 2^127] (a gradient below 2^-121 cannot be lifted into the top bin by a float
-// scale).
+nn::GemmShape gemm_shape(const GemmShape& g) {
+  return {static_cast<int64_t>(g.m), static_cast<int64_t>(g.n), static_cast<int64_t>(g.k)};
+}
+
+void set_metrics(const std::vector<double>& ref, const std::vector<double>& test, OpAccuracy& acc) {
+  const nn::ErrorMetrics e = nn::compare(ref.data(), test.data(), ref.size());
+  acc.outputs = ref.size();
+  acc.rel_l2 = e.rel_l2;
+  acc.sqnr_db = e.sqnr_db;
+  acc.cosine = e.cosine;
+  acc.max_abs = e.max_abs;
+}
+
+}  // namespace
+
+// Within GradScale's range [2^-126, 2^127]: a gradient below 2^-121 cannot be lifted into the top
+// bin by a float scale.
 int grad_scale_fixed_point(const std::vector<float>& g) {
   float m = 0;
   for (float v : g) m = std::max(m, std::fabs(v));
@@ -143,16 +144,18 @@ int grad_scale_fixed_point(const std::vector<float>& g) {
   return std::clamp(f == 0.5 ? 7 - e : 6 - e, -126, 127);
 }
 
-Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase phase,
-                   OpAccuracy& acc) {
+namespace {
+
+OperandMatrix quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase phase,
+                       OpAccuracy& acc) {
   const std::vector<float>& v = o.tensor->values;
-  Quantized q;
+  OperandMatrix q;
   switch (p) {
     case Precision::kInt2:
     case Precision::kInt4:
     case Precision::kInt8: {
       const int bits = static_cast<int>(bits_of(p));
-      q.kind = Kind::kInt;
+      q.kind = OperandKind::kInt;
       q.int_format = p == Precision::kInt2   ? nn::kInt2
                      : p == Precision::kInt4 ? nn::kInt4
                                              : nn::kInt8;
@@ -166,7 +169,7 @@ Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase pha
       float max = 0;
       for (float x : v) max = std::max(max, x);
       const double alpha = op.tensors->pact_alpha.value_or(max > 0 ? max : 1.0);
-      q.kind = Kind::kInt;
+      q.kind = OperandKind::kInt;
       q.int_format = nn::kUint4;
       const nn::QuantizedTensor t = nn::pact_quantize(v.data(), v.size(), alpha, 4);
       q.scale = alpha / 15;
@@ -188,27 +191,27 @@ Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase pha
       acc.fp4_saturated += c.saturated;
       acc.grad_scale_log2 = s;
       acc.fp4_phase = phase == nn::Fp4Phase::kEven ? "even" : "odd";
-      q.kind = Kind::kFp4;
+      q.kind = OperandKind::kFp4;
       q.scale = std::ldexp(1.0, -s);
       q.bytes = gather<uint8_t>(o, 0, [&](std::size_t i) { return codes[i]; });
       return q;
     }
     case Precision::kFp16: {
-      q.kind = Kind::kFp16;
+      q.kind = OperandKind::kFp16;
       q.halves = gather<uint16_t>(
           o, 0, [&](std::size_t i) { return static_cast<uint16_t>(nn::fp16().encode(v[i])); });
       return q;
     }
     case Precision::kHfp8_143:
     case Precision::kHfp8_152: {
-      q.kind = Kind::kHfp8;
+      q.kind = OperandKind::kHfp8;
       q.float_format = p == Precision::kHfp8_143 ? &nn::hfp8_fwd() : &nn::hfp8_bwd();
       q.bytes = gather<uint8_t>(
           o, 0, [&](std::size_t i) { return static_cast<uint8_t>(q.float_format->encode(v[i])); });
       return q;
     }
     case Precision::kFp32:
-      q.kind = Kind::kFp32;
+      q.kind = OperandKind::kFp32;
       q.floats = gather<float>(o, 0.0f, [&](std::size_t i) { return v[i]; });
       return q;
     case Precision::kDlfloat16:
@@ -220,10 +223,11 @@ Quantized quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase pha
 
 }  // namespace
 
-OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params) {
+PreparedAccuracy prepare_gemm_accuracy(const Op& op, GemmData& data) {
   const OpTensors& t = *op.tensors;
   const GemmShape& g = op.gemm;
-  OpAccuracy acc;
+  PreparedAccuracy prep;
+  OpAccuracy& acc = prep.accuracy;
   Tensor x, w, dy, ta, tb;
   Operand a, b;
   if (op.type == OpType::kGemm) {
@@ -241,45 +245,11 @@ OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params) {
     layout(op, &x, &w, &dy, a, b);
   }
   // TPR: the update (weight-gradient) GEMM uses the odd phase, every other pass the even one.
-  const nn::Fp4Phase phase = op.pass == Pass::kBwdWeight ? nn::Fp4Phase::kOdd : nn::Fp4Phase::kEven;
-  const Quantized qa = quantize(op, a, op.precision.a, phase, acc);
-  const Quantized qb = quantize(op, b, op.precision.b, phase, acc);
-
-  const nn::GemmShape s{static_cast<int64_t>(g.m), static_cast<int64_t>(g.n),
-                        static_cast<int64_t>(g.k)};
-  const nn::Fp16AccumParams fp16{params.fp16_chunk, params.stochastic_rounding, params.seed};
-  std::vector<float> c(g.m * g.n);
-  double out_scale = qa.scale * qb.scale;
-  if (qa.kind == Kind::kInt && qb.kind == Kind::kInt) {
-    const nn::IntGemmParams ip{static_cast<int>(params.acc_bits), params.acc_saturate
-                                                                      ? nn::OverflowMode::kSaturate
-                                                                      : nn::OverflowMode::kWrap};
-    const nn::OutputFormat out =
-        op.precision.out == Precision::kFp32 ? nn::OutputFormat::kFp32 : nn::OutputFormat::kFp16;
-    acc.acc_overflows = nn::gemm_int(qa.ints.data(), qa.int_format, qb.ints.data(), qb.int_format,
-                                     s, ip, out_scale, out, c.data())
-                            .overflows;
-    out_scale = 1;  // applied inside, as the rescale of the accumulator
-    acc.kernel = std::string(to_string(op.precision.a)) + " x " + to_string(op.precision.b) +
-                 ", int" + std::to_string(params.acc_bits) + " accumulator";
-  } else if (qa.kind == Kind::kInt && qb.kind == Kind::kFp4 && qa.int_format.bits <= 4) {
-    nn::gemm_int4_fp4(qa.ints.data(), qb.bytes.data(), s, phase, fp16, c.data(), qa.int_format);
-    acc.kernel = std::string(to_string(op.precision.a)) + " x fp4 shift-MAC, fp16 accumulation";
-  } else if (qa.kind == Kind::kFp4 && qb.kind == Kind::kInt && qb.int_format.bits <= 4) {
-    nn::gemm_fp4_int4(qa.bytes.data(), qb.ints.data(), s, phase, fp16, c.data(), qb.int_format);
-    acc.kernel =
-        std::string("fp4 x ") + to_string(op.precision.b) + " shift-MAC, fp16 accumulation";
-  } else if (qa.kind == Kind::kFp16 && qb.kind == Kind::kFp16) {
-    nn::gemm_fp16(qa.halves.data(), qb.halves.data(), s, fp16, c.data());
-    acc.kernel = "fp16 x fp16, fp16 accumulation";
-  } else if (qa.kind == Kind::kHfp8 && qb.kind == Kind::kHfp8) {
-    nn::gemm_hfp8(qa.bytes.data(), *qa.float_format, qb.bytes.data(), *qb.float_format, s, fp16,
-                  c.data());
-    acc.kernel = "hfp8 x hfp8 via fp9, fp16 accumulation";
-  } else if (qa.kind == Kind::kFp32 && qb.kind == Kind::kFp32) {
-    nn::gemm_fp32(qa.floats.data(), qb.floats.data(), s, c.data());
-    acc.kernel = "fp32 x fp32";
-  } else {
+  data.phase = op.pass == Pass::kBwdWeight || op.pass == Pass::kUpdate ? nn::Fp4Phase::kOdd
+                                                                       : nn::Fp4Phase::kEven;
+  data.a = quantize(op, a, op.precision.a, data.phase, acc);
+  data.b = quantize(op, b, op.precision.b, data.phase, acc);
+  if (gemm_kernel_name(data, GemmValueParams{}).empty()) {
     throw InputError("op \"" + op.name + "\": no reference kernel for " +
                      to_string(op.precision.a) + " x " + to_string(op.precision.b) +
                      " operands, so its accuracy cannot be computed");
@@ -290,19 +260,72 @@ OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params) {
     return gather<double>(o, 0.0, [&](std::size_t i) { return double{o.tensor->values[i]}; });
   };
   const std::vector<double> ra = real(a), rb = real(b);
-  std::vector<double> ref(g.m * g.n), test(g.m * g.n);
-  nn::gemm_f64(ra.data(), rb.data(), s, ref.data());
+  prep.reference.assign(g.m * g.n, 0.0);
+  nn::gemm_f64(ra.data(), rb.data(), gemm_shape(g), prep.reference.data());
+  return prep;
+}
+
+OpAccuracy finish_gemm_accuracy(const GemmData& data, PreparedAccuracy prep) {
+  OpAccuracy& acc = prep.accuracy;
+  acc.kernel = data.kernel;
+  acc.acc_overflows = data.acc_overflows;
+  std::vector<double> test(data.c.size());
   for (std::size_t i = 0; i < test.size(); ++i) {
-    test[i] = static_cast<double>(c[i]) * out_scale;
+    test[i] = static_cast<double>(data.c[i]) * data.c_scale;
     acc.non_finite_outputs += std::isfinite(test[i]) ? 0 : 1;  // FP16 overflow to inf
   }
-  const nn::ErrorMetrics e = nn::compare(ref.data(), test.data(), ref.size());
-  acc.outputs = ref.size();
-  acc.rel_l2 = e.rel_l2;
-  acc.sqnr_db = e.sqnr_db;
-  acc.cosine = e.cosine;
-  acc.max_abs = e.max_abs;
+  set_metrics(prep.reference, test, acc);
   return acc;
+}
+
+void prepare_quantize_data(const Op& op, QuantizeData& data) {
+  const OpTensors& t = *op.tensors;
+  const Tensor x = load(op, "input", t.input, {});
+  if (x.values.size() != op.vector->elements) {
+    throw InputError(t.input + ": tensor 'input' of op \"" + op.name + "\": expected " +
+                     std::to_string(op.vector->elements) +
+                     " elements (the op's \"elements\"), found " + std::to_string(x.values.size()) +
+                     " (shape " + shape_text(x.shape) + ")");
+  }
+  data.input = x.values;
+  data.pact_alpha = t.pact_alpha;
+  data.grad_scale_log2 = t.grad_scale_log2;
+}
+
+OpAccuracy quantize_accuracy(const Op& op, const QuantizeData& data) {
+  OpAccuracy acc;
+  const bool fp4 = op.precision.out == Precision::kFp4;
+  acc.kernel = std::string(to_string(op.precision.a)) + " to " + to_string(op.precision.out) +
+               (fp4                                     ? " (radix-4, both TPR phases, GradScale)"
+                : op.precision.out == Precision::kUint4 ? " (PACT)"
+                                                        : " (symmetric clip)");
+  if (fp4) {
+    acc.fp4_elements = data.input.size();
+    acc.fp4_flushed = data.fp4.even.flushed;
+    acc.fp4_saturated = data.fp4.even.saturated;
+    acc.fp4_phase = "even";
+    acc.grad_scale_log2 = data.grad_scale_log2_used;
+  } else {
+    acc.int_saturated = data.clipped;
+  }
+  const std::vector<double> ref(data.input.begin(), data.input.end());
+  const std::vector<double> test(data.output.begin(), data.output.end());
+  set_metrics(ref, test, acc);
+  return acc;
+}
+
+OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params) {
+  GemmData data;
+  PreparedAccuracy prep = prepare_gemm_accuracy(op, data);
+  GemmValueParams p;
+  p.acc_bits = params.acc_bits;
+  p.acc_saturate = params.acc_saturate;
+  p.fp16_chunk = params.fp16_chunk;
+  p.stochastic = params.stochastic_rounding;
+  p.seed = params.seed;
+  p.fp32_out = op.precision.out == Precision::kFp32;
+  compute_gemm_values(op.gemm, data, p);
+  return finish_gemm_accuracy(data, std::move(prep));
 }
 
 }  // namespace nibble

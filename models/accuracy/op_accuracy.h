@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "models/interfaces/op_data.h"
 #include "sim/workload.h"
 
 namespace nibble {
@@ -38,8 +40,29 @@ struct OpAccuracy {
   uint64_t non_finite_outputs = 0;     // results that overflowed to inf (FP16 max is 65504)
 };
 
-// Throws InputError (naming the op and the tensor file) for a missing or malformed tensor, a shape
-// that does not match the op, or an operand pair with no reference kernel.
+// The accuracy of a GEMM op is computed in two steps around the unit that runs it:
+// prepare_gemm_accuracy loads and quantizes the op's tensors into `data` (operand codes, TPR
+// phase) and computes the FP32 reference; the unit fills data.c; finish_gemm_accuracy compares.
+// prepare throws InputError (naming the op and the tensor file) for a missing or malformed tensor,
+// a shape that does not match the op, or an operand pair with no reference kernel.
+struct PreparedAccuracy {
+  OpAccuracy accuracy;            // quantizer counts so far
+  std::vector<double> reference;  // M×N FP32 reference results (computed in double)
+};
+PreparedAccuracy prepare_gemm_accuracy(const Op& op, GemmData& data);
+OpAccuracy finish_gemm_accuracy(const GemmData& data, PreparedAccuracy prepared);
+
+// A quantize op: loads its `input` tensor (any shape of op.vector->elements values) into `data`;
+// after the rescaling unit has run, quantize_accuracy compares its dequantized output with the
+// input.
+void prepare_quantize_data(const Op& op, QuantizeData& data);
+OpAccuracy quantize_accuracy(const Op& op, const QuantizeData& data);
+
+// All of it at once, with the tile-fidelity kernels (for tests and tools).
 OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params);
+
+// GradScale at its fixed point: the power of two that puts max|g| in (32, 64], clamped to
+// [-126, 127]; 0 for an all-zero tensor.
+int grad_scale_fixed_point(const std::vector<float>& g);
 
 }  // namespace nibble

@@ -1,90 +1,80 @@
 #include "models/mac_array/systolic_array.h"
 
+#include <algorithm>
+#include <utility>
+
+#include "sim/error.h"
+
 namespace nibble {
 
-SystolicParams SystolicParams::from_config(ConfigNode node) {
+const char* const SystolicParams::kModeNames[6] = {"int2", "int4", "int8", "hfp8", "fp16", "fp32"};
+
+SystolicParams SystolicParams::from_config(ConfigNode& node) {
   SystolicParams p;
-  node.get_choice("impl", "Systolic", {"Systolic"});
-  p.rows = static_cast<uint64_t>(node.get_int("rows", 8, 1, 4096));
-  p.cols = static_cast<uint64_t>(node.get_int("cols", 8, 1, 4096));
-  const std::string dataflow = node.get_choice("dataflow", "os", {"os", "ws", "is"});
-  p.dataflow = dataflow == "os" ? Dataflow::kOs : dataflow == "ws" ? Dataflow::kWs : Dataflow::kIs;
-  const std::string schedule = node.get_choice("schedule", "pipelined", {"pipelined", "scalesim"});
-  p.schedule = schedule == "pipelined" ? Schedule::kPipelined : Schedule::kScaleSim;
-  p.acc_bits = static_cast<uint32_t>(node.get_int("acc_bits", 32, 8, 64));
-  p.acc_saturate = node.get_choice("acc_overflow", "wrap", {"wrap", "saturate"}) == "saturate";
-  p.fp16_chunk = node.get_int("fp16_chunk", 64, 0, 1 << 20);
-  p.stochastic_rounding = node.get_bool("stochastic_rounding", false);
+  p.array.read(node, true);
+  ConfigNode modes = node.child("modes");
+  for (const char* name : kModeNames) {
+    ConfigNode m = modes.child(name);
+    PeMode mode;
+    mode.simd = static_cast<uint32_t>(m.get_int("simd", 1, 1, 1024));
+    mode.dot = static_cast<uint32_t>(m.get_int("dot", 1, 1, 1024));
+    m.finish();
+    p.modes[name] = mode;
+  }
+  modes.finish();
   node.finish();
   return p;
 }
 
-std::ostream& operator<<(std::ostream& out, const FoldCommand& f) {
-  return out << "fold{op " << f.op << ", " << f.rows_used << "x" << f.cols_used << ", T " << f.t
-             << (f.first ? ", first" : "") << (f.last ? ", last" : "") << "}";
-}
-
-SystolicCounters SystolicCounters::operator-(const SystolicCounters& o) const {
-  SystolicCounters d;
-  d.macs = macs - o.macs;
-  d.folds = folds - o.folds;
-  d.busy_cycles = busy_cycles - o.busy_cycles;
-  d.a_read_bits = a_read_bits - o.a_read_bits;
-  d.b_read_bits = b_read_bits - o.b_read_bits;
-  d.out_write_bits = out_write_bits - o.out_write_bits;
-  d.psum_read_bits = psum_read_bits - o.psum_read_bits;
-  d.psum_write_bits = psum_write_bits - o.psum_write_bits;
-  return d;
+std::string mac_event_of(const Op& op) {
+  std::string a = datapath_of(op.precision.a), b = datapath_of(op.precision.b);
+  if (datapath_rank(b) < datapath_rank(a)) std::swap(a, b);
+  return "mac." + a + "_" + b;
 }
 
 SystolicArray::SystolicArray(sc_core::sc_module_name name, const SystolicParams& params,
-                             const ClockDomain& clock)
-    : sc_module(name), commands("commands", 2), done("done", 1), params_(params), clock_(clock) {
-  SC_THREAD(run);
+                             const UnitContext& context)
+    : SystolicUnit(name, params.array, context), params_(params) {}
+
+std::string SystolicArray::mode_name(const Op& op) const {
+  const std::string a = datapath_of(op.precision.a), b = datapath_of(op.precision.b);
+  return datapath_rank(a) >= datapath_rank(b) ? a : b;
 }
 
-void SystolicArray::run() {
-  FoldTiming timing;
-  for (;;) {
-    FoldCommand fold;
-    commands.read(fold);
-    if (fold.first)
-      timing = fold_timing(params_.dataflow, params_.schedule, params_.shape(), fold.t);
-    const uint64_t cycles =
-        (fold.first ? timing.preload : 0) + (fold.last ? timing.last : timing.interval);
-    count(fold);
-    counters_.busy_cycles += cycles;
-    wait(clock_.cycles(cycles));
-    if (fold.last) done.write(fold.op);
+PeMode SystolicArray::mode_of(const Op& op) const { return params_.modes.at(mode_name(op)); }
+
+std::string SystolicArray::mac_event(const Op& op) const { return mac_event_of(op); }
+
+void SystolicArray::check(const Op& op) const {
+  const std::string mode = mode_name(op);
+  if (params_.modes.count(mode) == 0) {
+    throw InputError("op \"" + op.name + "\" (" + to_string(op.precision.a) + " x " +
+                     to_string(op.precision.b) + ") needs a \"" + mode +
+                     "\" mode, which no PE of the MAC array has (accelerator.core.mac_array.modes: "
+                     "int2, int4, int8, hfp8, fp16, fp32)");
   }
 }
 
-void SystolicArray::count(const FoldCommand& f) {
-  const uint64_t r = f.rows_used, c = f.cols_used, t = f.t;
-  counters_.macs += r * c * t;
-  counters_.folds += 1;
-  if (params_.dataflow == Dataflow::kOs) {
-    // Each PE row streams T elements of A, each column T of B; every PE writes one result.
-    counters_.a_read_bits += r * t * f.a_bits;
-    counters_.b_read_bits += c * t * f.b_bits;
-    counters_.out_write_bits += r * c * f.out_bits;
-    return;
+uint64_t SystolicArray::peak_macs_per_cycle() const {
+  uint64_t widest = 0;
+  for (const auto& [name, mode] : params_.modes) widest = std::max(widest, mode.macs_per_cycle());
+  return params_.array.rows * params_.array.cols * widest;
+}
+
+Json SystolicArray::describe() const {
+  Json d = params_.array.describe();
+  Json modes = Json::object();
+  for (const char* name : SystolicParams::kModeNames) {
+    const PeMode& m = params_.modes.at(name);
+    modes[name] = {{"simd", m.simd}, {"dot", m.dot}};
   }
-  // ws/is: an r×c block is loaded once and T vectors of r elements stream through; each column
-  // emits T partial sums, final when this fold is the last one of its output block.
-  const uint64_t stationary_bits =
-      r * c * (params_.dataflow == Dataflow::kWs ? f.b_bits : f.a_bits);
-  const uint64_t streamed_bits = t * r * (params_.dataflow == Dataflow::kWs ? f.a_bits : f.b_bits);
-  (params_.dataflow == Dataflow::kWs ? counters_.b_read_bits : counters_.a_read_bits) +=
-      stationary_bits;
-  (params_.dataflow == Dataflow::kWs ? counters_.a_read_bits : counters_.b_read_bits) +=
-      streamed_bits;
-  if (f.last_k) {
-    counters_.out_write_bits += t * c * f.out_bits;
-  } else {
-    counters_.psum_write_bits += t * c * params_.acc_bits;
-  }
-  if (!f.first_k) counters_.psum_read_bits += t * c * params_.acc_bits;
+  d["modes"] = modes;
+  return d;
+}
+
+std::unique_ptr<ComputeUnit> make_systolic_array(const char* name, ConfigNode& node,
+                                                 const UnitContext& context) {
+  return std::make_unique<SystolicArray>(name, SystolicParams::from_config(node), context);
 }
 
 }  // namespace nibble

@@ -1,7 +1,10 @@
 // `nibble run`: simulate one workload on one accelerator config.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "sim/error.h"
 #include "sim/interrupt.h"
 #include "sim/report.h"
+#include "sim/vcd.h"
 #include "sim/workload.h"
 
 namespace nibble {
@@ -50,45 +54,64 @@ std::string resolve_table_path(const ConfigDoc& doc, const std::string& table) {
 // JSON has no infinity: a perfect match's SQNR is written as null.
 Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(); }
 
-// Accuracy of every op that carries tensors (null for the others), computed before simulating so
-// that a bad tensor is reported before anything runs or is written.
-std::vector<Json> op_accuracies(const Workload& workload, const AcceleratorParams& params,
-                                uint64_t seed) {
-  AccuracyParams p;
-  p.acc_bits = params.mac_array.acc_bits;
-  p.acc_saturate = params.mac_array.acc_saturate;
-  p.fp16_chunk = params.mac_array.fp16_chunk;
-  p.stochastic_rounding = params.mac_array.stochastic_rounding;
-  p.seed = seed;
-  std::vector<Json> out(workload.ops.size());
+Json accuracy_json(const OpAccuracy& a) {
+  const double fp4 = static_cast<double>(a.fp4_elements);
+  return {{"reference", "fp32"},
+          {"kernel", a.kernel},
+          {"outputs", a.outputs},
+          {"rel_l2", finite_or_null(a.rel_l2)},
+          {"sqnr_db", finite_or_null(a.sqnr_db)},
+          {"cosine", finite_or_null(a.cosine)},
+          {"max_abs_error", a.max_abs},
+          {"fp4_elements", a.fp4_elements},
+          {"fp4_flushed_fraction", fp4 > 0 ? static_cast<double>(a.fp4_flushed) / fp4 : 0.0},
+          {"fp4_saturated_fraction", fp4 > 0 ? static_cast<double>(a.fp4_saturated) / fp4 : 0.0},
+          {"fp4_phase", a.fp4_phase.empty() ? Json() : Json(a.fp4_phase)},
+          {"grad_scale_log2", a.grad_scale_log2 ? Json(*a.grad_scale_log2) : Json()},
+          {"int_clipped", a.int_saturated},
+          {"acc_overflows", a.acc_overflows},
+          {"non_finite_outputs", a.non_finite_outputs}};
+}
+
+// Loads and quantizes the tensors of every op that carries them, before simulating, so that a bad
+// tensor is reported before anything runs or is written. The units fill in their results.
+struct PreparedData {
+  std::vector<OpData> data;                           // per op, for the units
+  std::vector<std::optional<PreparedAccuracy>> gemm;  // per op: GEMM accuracy so far
+};
+
+PreparedData prepare_data(const Workload& workload) {
+  PreparedData p;
+  p.data.resize(workload.ops.size());
+  p.gemm.resize(workload.ops.size());
   for (std::size_t i = 0; i < workload.ops.size(); ++i) {
     const Op& op = workload.ops[i];
     if (!op.tensors) continue;
-    OpAccuracy a;
     try {
-      a = evaluate_accuracy(op, p);
+      if (op.type == OpType::kQuantize) {
+        prepare_quantize_data(op, p.data[i].quantize.emplace());
+      } else {
+        p.gemm[i] = prepare_gemm_accuracy(op, p.data[i].gemm.emplace());
+      }
     } catch (const std::invalid_argument& e) {  // a numerics precondition the tensors broke
       throw InputError(workload.file + ": op \"" + op.name + "\": " + e.what());
     } catch (const std::out_of_range& e) {
       throw InputError(workload.file + ": op \"" + op.name + "\": " + e.what());
     }
-    const double fp4 = static_cast<double>(a.fp4_elements);
-    out[i] = {
-        {"reference", "fp32"},
-        {"kernel", a.kernel},
-        {"outputs", a.outputs},
-        {"rel_l2", finite_or_null(a.rel_l2)},
-        {"sqnr_db", finite_or_null(a.sqnr_db)},
-        {"cosine", finite_or_null(a.cosine)},
-        {"max_abs_error", a.max_abs},
-        {"fp4_elements", a.fp4_elements},
-        {"fp4_flushed_fraction", fp4 > 0 ? static_cast<double>(a.fp4_flushed) / fp4 : 0.0},
-        {"fp4_saturated_fraction", fp4 > 0 ? static_cast<double>(a.fp4_saturated) / fp4 : 0.0},
-        {"fp4_phase", a.fp4_phase.empty() ? Json() : Json(a.fp4_phase)},
-        {"grad_scale_log2", a.grad_scale_log2 ? Json(*a.grad_scale_log2) : Json()},
-        {"int_clipped", a.int_saturated},
-        {"acc_overflows", a.acc_overflows},
-        {"non_finite_outputs", a.non_finite_outputs}};
+  }
+  return p;
+}
+
+// The accuracy of every finished op with tensors (null for the others).
+std::vector<Json> finish_accuracy(const Workload& workload, PreparedData& p, std::size_t finished) {
+  std::vector<Json> out(finished);
+  for (std::size_t i = 0; i < finished; ++i) {
+    const Op& op = workload.ops[i];
+    if (p.gemm[i] && p.data[i].gemm && p.data[i].gemm->computed) {
+      out[i] = accuracy_json(finish_gemm_accuracy(*p.data[i].gemm, std::move(*p.gemm[i])));
+    } else if (p.data[i].quantize && p.data[i].quantize->computed) {
+      out[i] = accuracy_json(quantize_accuracy(op, *p.data[i].quantize));
+    }
   }
   return out;
 }
@@ -124,33 +147,59 @@ int run_command(int argc, char* argv[]) {
 
   // Read and check every input before simulating or writing anything.
   ConfigDoc doc = ConfigDoc::load(config_file);
-  for (const auto& s : sets) doc.apply_set(s);
+  for (const auto& set : sets) doc.apply_set(set);
   Json resolved = Json::object();
   ConfigNode root(doc, &resolved);
-  const AcceleratorParams params = AcceleratorParams::from_config(root);
+  const SimSettings settings = SimSettings::from_config(root);
   ConfigNode energy_node = root.child("energy");
   const std::string table_path =
       resolve_table_path(doc, energy_node.get_string("table", "energy/45nm.json"));
   energy_node.finish();
-  ConfigNode sim_node = root.child("sim");
-  const auto seed = static_cast<uint64_t>(sim_node.get_int("seed", 1, 0, int64_t{1} << 62));
-  sim_node.finish();
-  root.finish();
 
   const Workload workload = read_workload(workload_file);
+  PreparedData prepared = prepare_data(workload);
+  if (out_dir.empty()) out_dir = "nibble-out/" + stem(config_file) + "-" + stem(workload_file);
+
+  // Waveforms of chosen PEs (cycle fidelity), streamed to a temporary file renamed at the end.
+  if (!settings.vcd_pes.empty() && settings.fidelity != Fidelity::kCycle) {
+    throw InputError(doc.origin_of("sim.vcd_pes") +
+                     ": sim.vcd_pes: waveforms need sim.fidelity \"cycle\", found \"tile\"");
+  }
+  std::ofstream vcd_file;
+  std::unique_ptr<VcdWriter> vcd;
+  const fs::path vcd_tmp = fs::path(out_dir) / ".waves.vcd.tmp";
+  if (!settings.vcd_pes.empty()) {
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    vcd_file.open(vcd_tmp, std::ios::binary | std::ios::trunc);
+    if (!vcd_file) throw InputError(vcd_tmp.string() + ": cannot write the waveform file");
+    vcd = std::make_unique<VcdWriter>(vcd_file, "1ps");
+  }
+
+  // Elaboration builds the units from config and checks that each op has one that can run it.
+  Accelerator top("accelerator", root.child("accelerator"), settings, workload, &prepared.data,
+                  vcd.get());
+  root.finish();
   const EnergyTable table = EnergyTable::load(table_path);
-  for (const auto& [event, op] : required_energy_events(workload)) {
+  for (const auto& [event, op] : top.required_energy_events()) {
     if (!table.has(event)) {
       throw InputError(table.file() + ": events." + event + ": missing; op \"" + op +
                        "\" needs the energy of this event (add an entry with its source)");
     }
   }
-  std::vector<Json> accuracy = op_accuracies(workload, params, seed);
-
-  if (out_dir.empty()) out_dir = "nibble-out/" + stem(config_file) + "-" + stem(workload_file);
 
   install_interrupt_handlers();
-  const RunResult result = simulate(params, workload);
+  sc_core::sc_start();
+  const RunResult result = top.result();
+  std::vector<Json> accuracy = finish_accuracy(workload, prepared, result.ops.size());
+  if (vcd) {
+    vcd->close();
+    vcd_file.close();
+    std::error_code ec;
+    fs::rename(vcd_tmp, fs::path(out_dir) / "waves.vcd", ec);
+    if (ec || !vcd_file)
+      throw InputError(out_dir + "/waves.vcd: cannot write (" + ec.message() + ")");
+  }
 
   RunInputs inputs;
   inputs.config_file = config_file;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -299,6 +300,12 @@ TEST_P(CliBadInput, OneLineErrorExitTwoAndNoReport) {
       << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "m", "type": "gemm",
             "pass": "fwd", "precision": {"a": "int4", "b": "fp16", "out": "fp16"},
             "M": 4, "N": 1, "K": 2}]})";
+  std::ofstream(dir / "gelu.json")
+      << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "act", "type": "vector",
+            "pass": "fwd", "function": "gelu", "elements": 10}]})";
+  std::ofstream(dir / "q8.json")
+      << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "q", "type": "quantize",
+            "pass": "fwd", "elements": 10, "to": "int8"}]})";
   std::string args = GetParam().args;
   for (std::string::size_type p; (p = args.find("$D")) != std::string::npos;) {
     args.replace(p, 2, dir.string());
@@ -342,8 +349,68 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"no_workload_option", "--config configs/default.json",
                  "run: --workload FILE is required"},
         BadInput{"bad_option", "--config configs/default.json --wrokload x",
-                 "unrecognised option '--wrokload'"}),
+                 "unrecognised option '--wrokload'"},
+        BadInput{"unknown_fidelity",
+                 "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
+                 "--set sim.fidelity=rtl",
+                 "sim.fidelity: expected one of \"tile\" \"cycle\", found string \"rtl\""},
+        BadInput{"vcd_without_cycle_fidelity",
+                 "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
+                 "--set sim.vcd_pes=0,0",
+                 "sim.vcd_pes: waveforms need sim.fidelity \"cycle\""},
+        BadInput{"bad_vcd_pes",
+                 "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
+                 "--set sim.fidelity=cycle --set sim.vcd_pes=0-0",
+                 "sim.vcd_pes: expected PEs as \"row,col\" pairs"},
+        BadInput{"unknown_sfu_function", "--config configs/default.json --workload $D/gelu.json",
+                 "gelu.json: op \"act\": vector function \"gelu\" is not known to the "
+                 "special-function unit (accelerator.core.sfu.functions; known: adam,"},
+        BadInput{"bad_mode",
+                 "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
+                 "--set accelerator.core.mac_array.modes.int4.simd=0",
+                 "accelerator.core.mac_array.modes.int4.simd: expected an integer in [1, 1024]"},
+        BadInput{"bad_quantize_target", "--config configs/default.json --workload $D/q8.json",
+                 "q8.json: .ops[0].to: expected one of \"uint4\", \"int4\", \"int2\", \"fp4\", "
+                 "found string \"int8\""}),
     [](const testing::TestParamInfo<BadInput>& p) { return std::string(p.param.label); });
+
+// The whole-step trace replays every unit; cycle fidelity (PE grid stepped every cycle) reports
+// exactly what tile fidelity reports, apart from the fidelity itself and the PE-cycle count.
+TEST(Cli, BothFidelitiesReportTheSameRunOfEveryUnit) {
+  const fs::path dir = scratch();
+  const std::string common =
+      "run --config configs/default.json --workload workloads/examples/mlp-train-step.json "
+      "--set accelerator.core.mac_array.rows=8 --set accelerator.core.mac_array.cols=8 "
+      "--set accelerator.core.log_grad.rows=8 --set accelerator.core.log_grad.cols=8 --quiet ";
+  ASSERT_EQ(nibble(common + "--out '" + (dir / "tile").string() + "'", dir).status, 0);
+  const Outcome cycle = nibble(common + "--set sim.fidelity=cycle --set 'sim.vcd_pes=0,0 7,7' " +
+                                   "--out '" + (dir / "cycle").string() + "'",
+                               dir);
+  ASSERT_EQ(cycle.status, 0) << cycle.err;
+  Json tile_report = read_json(dir / "tile" / "report.json");
+  Json cycle_report = read_json(dir / "cycle" / "report.json");
+  EXPECT_EQ(tile_report["hardware"]["fidelity"], "tile");
+  EXPECT_EQ(cycle_report["hardware"]["fidelity"], "cycle");
+  std::set<std::string> units;
+  for (const Json& op : tile_report["ops"]) units.insert(op["unit"].get<std::string>());
+  EXPECT_EQ(units, (std::set<std::string>{"mac_array", "log_grad", "rescale", "sfu"}));
+  for (Json* r : {&tile_report, &cycle_report}) {
+    (*r)["hardware"].erase("fidelity");
+    (*r)["config"].erase("set");
+  }
+  EXPECT_EQ(tile_report.dump(1), cycle_report.dump(1));
+  // The waveform names the traced PEs of both arrays and is byte-identical run to run.
+  const std::string vcd = slurp(dir / "cycle" / "waves.vcd");
+  EXPECT_NE(vcd.find("$scope module mac_array $end"), std::string::npos);
+  EXPECT_NE(vcd.find("$scope module pe_7_7 $end"), std::string::npos);
+  EXPECT_NE(vcd.find("$scope module log_grad $end"), std::string::npos);
+  ASSERT_EQ(nibble(common + "--set sim.fidelity=cycle --set 'sim.vcd_pes=0,0 7,7' " + "--out '" +
+                       (dir / "again").string() + "'",
+                   dir)
+                .status,
+            0);
+  EXPECT_EQ(vcd, slurp(dir / "again" / "waves.vcd"));
+}
 
 TEST(Cli, InterruptWritesTheFinishedOpsMarkedInterrupted) {
   const fs::path dir = scratch();

@@ -35,12 +35,16 @@ struct Fixture {
     ra.end_cycle = 20;
     ra.macs = 64;  // 4·4·4
     ra.tiles = 2;
+    ra.unit = "mac_array";
+    ra.peak_work_per_cycle = 4;  // a 2×2 array, one MAC per PE per cycle
     ra.energy.add("mac_array", "mac.int4_int4", 64);
     OpResult rb;
     rb.start_cycle = 20;
     rb.end_cycle = 25;
     rb.macs = 8;  // 2·2·2
     rb.tiles = 1;
+    rb.unit = "mac_array";
+    rb.peak_work_per_cycle = 4;
     rb.energy.add("mac_array", "mac.int4_int4", 8);
     result.ops = {ra, rb};
     result.cycles = 25;
@@ -58,7 +62,12 @@ TEST(Report, DerivedFiguresFollowFromCounts) {
   EXPECT_EQ(r["cycles"], 25);
   EXPECT_DOUBLE_EQ(r["seconds"].get<double>(), 25 / 500e6);  // 50 ns
   EXPECT_EQ(r["macs"], 72);                                  // 64 + 8
+  // Σ (work / peak per cycle) / cycles = (64/4 + 8/4) / 25 = 18/25, which for GEMMs on one array
+  // is MACs / (cycles · peak): 72 / (25·4).
   EXPECT_DOUBLE_EQ(r["utilization"].get<double>(), 72.0 / (25 * 4));
+  EXPECT_EQ(r["units"]["mac_array"]["ops"], 2);
+  EXPECT_EQ(r["units"]["mac_array"]["busy_cycles"], 25);  // 20 + 5
+  EXPECT_DOUBLE_EQ(r["units"]["mac_array"]["busy_fraction"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(r["energy_pj"]["total"].get<double>(), 36.0);  // 72 MACs · 0.5 pJ
   EXPECT_DOUBLE_EQ(r["energy_pj"]["by_unit"]["mac_array"].get<double>(), 36.0);
   EXPECT_DOUBLE_EQ(r["average_power_w"].get<double>(), 36e-12 / 50e-9);  // 0.72 mW
@@ -89,9 +98,42 @@ TEST(Report, OpsCsvQuotesNamesThatNeedIt) {
   EXPECT_EQ(
       csv.str(),
       "name,type,pass,a,b,out,M,N,K,tiles,start_cycle,end_cycle,cycles,macs,utilization,"
-      "energy_pj\n"
-      "a,gemm,fwd,int4,int4,fp16,4,4,4,2,0,20,20,64,0.8,32\n"  // 64/(20·4)
-      "\"b,\"\"quoted\"\"\",gemm,bwd_weight,int4,int4,fp16,2,2,2,1,20,25,5,8,0.4,4\n");  // 8/(5·4)
+      "energy_pj,unit,elements\n"
+      "a,gemm,fwd,int4,int4,fp16,4,4,4,2,0,20,20,64,0.8,32,mac_array,\n"  // 64/(20·4)
+      "\"b,\"\"quoted\"\"\",gemm,bwd_weight,int4,int4,fp16,2,2,2,1,20,25,5,8,0.4,4,mac_array,\n");
+}
+
+TEST(Report, ElementWiseOpsReportElementsAndTheirUnitsUtilization) {
+  Fixture f;
+  Op v;
+  v.name = "relu";
+  v.type = OpType::kVector;
+  v.vector = VectorShape{100, "relu"};
+  v.precision = {Precision::kFp16, Precision::kFp16, Precision::kFp16};
+  f.workload.ops.push_back(v);
+  OpResult rv;
+  rv.start_cycle = 25;
+  rv.end_cycle = 36;  // ceil(100/32) + 8 − 1 = 11 cycles on a 32-lane SFU
+  rv.unit = "sfu";
+  rv.elements = 100;
+  rv.tiles = 4;
+  rv.peak_work_per_cycle = 32;
+  f.result.ops.push_back(rv);
+  f.result.cycles = 36;
+  const Json r = build_report(f.inputs, f.result);
+  const Json& op = r["ops"][2];
+  EXPECT_FALSE(op.contains("gemm"));
+  EXPECT_EQ(op["elements"], 100);
+  EXPECT_EQ(op["function"], "relu");
+  EXPECT_EQ(op["unit"], "sfu");
+  EXPECT_DOUBLE_EQ(op["utilization"].get<double>(), (100.0 / 32) / 11);  // 3.125 full of 11
+  // (64/4 + 8/4 + 100/32) = 21.125 full-throughput cycles over 36.
+  EXPECT_DOUBLE_EQ(r["utilization"].get<double>(), 21.125 / 36);
+  EXPECT_DOUBLE_EQ(r["units"]["sfu"]["busy_fraction"].get<double>(), 11.0 / 36);
+  std::ostringstream csv;
+  write_ops_csv(csv, r);
+  EXPECT_NE(csv.str().find("\nrelu,vector,fwd,fp16,fp16,fp16,,,,4,25,36,11,0,"), std::string::npos);
+  EXPECT_NE(csv.str().find(",sfu,100\n"), std::string::npos);
 }
 
 TEST(Stats, TextIsOneNameValueDescriptionUnitPerLine) {

@@ -1,7 +1,7 @@
 // Closed-form array timing: every expected number is derived in the comment beside it.
 #include <gtest/gtest.h>
 
-#include "models/mac_array/systolic_timing.h"
+#include "models/systolic/systolic_timing.h"
 
 namespace nibble {
 namespace {

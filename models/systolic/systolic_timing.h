@@ -1,7 +1,9 @@
-// Closed-form timing of a rows×cols systolic MAC array running one GEMM C[M×N] = A[M×K]·B[K×N].
+// Closed-form timing of a rows×cols systolic array of SIMD PEs running one GEMM
+// C[M×N] = A[M×K]·B[K×N].
 //
-// Plain C++ (no SystemC) so that every number can be tested exactly. The module in
-// systolic_array.h waits these cycles; the tests hold both to the formulas derived below.
+// Plain C++ (no SystemC) so that every number can be tested exactly. A shared building block of
+// the GEMM units (models/mac_array, models/log_grad): their tile fidelity waits these cycles,
+// their cycle fidelity steps pe_grid.h, and the tests hold both to the formulas derived below.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,22 @@ struct ArrayShape {
   uint64_t cols = 0;  // C
 };
 
+// What one PE does per cycle in a mode: `simd` lanes, each on its own output, each an inner
+// product of `dot` consecutive k (the RaPiD MPE's INT4 mode: 8 lanes × 8-way = 64 MACs; its FP16
+// mode: 8 lanes × 1 FMA). Lanes widen the array's columns and the dot product shortens the
+// reduction, so an op in mode (simd, dot) has exactly the timing of the GEMM
+//   os, ws: (M, ceil(N/simd), ceil(K/dot))     is: (ceil(M/simd), N, ceil(K/dot))
+// on a one-MAC-per-PE array (the dimension the columns hold is N for os/ws and M for is).
+// simd = dot = 1 is the plain array.
+struct PeMode {
+  uint32_t simd = 1;
+  uint32_t dot = 1;
+  uint64_t macs_per_cycle() const { return uint64_t{simd} * dot; }
+};
+
+// The GEMM a one-MAC-per-PE array would run in the same cycles (see PeMode).
+GemmShape lane_gemm(const GemmShape& gemm, Dataflow dataflow, const PeMode& mode);
+
 // How a GEMM is laid onto the array, in SCALE-Sim's terms: Sr of the GEMM's extents is spread over
 // the rows, Sc over the columns, and T is streamed through time.
 //   os (output stationary): (Sr, Sc, T) = (M, N, K), each PE keeps one output
@@ -33,7 +51,9 @@ struct FoldMapping {
   uint64_t col_folds = 0;  // ceil(Sc/C)
   uint64_t folds() const { return row_folds * col_folds; }
 };
-FoldMapping map_gemm(const GemmShape& gemm, Dataflow dataflow, const ArrayShape& array);
+// map_gemm(g, d, a, mode) maps lane_gemm(g, d, mode).
+FoldMapping map_gemm(const GemmShape& gemm, Dataflow dataflow, const ArrayShape& array,
+                     const PeMode& mode = PeMode{});
 
 // The cycles of an op of F folds: preload + (F − 1)·interval + last.
 // `preload` is paid once before the first fold, `interval` separates the starts of consecutive

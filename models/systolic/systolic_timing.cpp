@@ -1,4 +1,4 @@
-#include "models/mac_array/systolic_timing.h"
+#include "models/systolic/systolic_timing.h"
 
 #include <algorithm>
 
@@ -24,7 +24,20 @@ namespace {
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
-FoldMapping map_gemm(const GemmShape& gemm, Dataflow dataflow, const ArrayShape& array) {
+GemmShape lane_gemm(const GemmShape& gemm, Dataflow dataflow, const PeMode& mode) {
+  GemmShape g = gemm;
+  g.k = ceil_div(gemm.k, mode.dot);
+  if (dataflow == Dataflow::kIs) {
+    g.m = ceil_div(gemm.m, mode.simd);
+  } else {
+    g.n = ceil_div(gemm.n, mode.simd);
+  }
+  return g;
+}
+
+FoldMapping map_gemm(const GemmShape& full, Dataflow dataflow, const ArrayShape& array,
+                     const PeMode& mode) {
+  const GemmShape gemm = lane_gemm(full, dataflow, mode);
   FoldMapping m;
   switch (dataflow) {
     case Dataflow::kOs:

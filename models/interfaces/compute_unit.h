@@ -1,0 +1,97 @@
+// How a compute unit meets its core's controller, whatever it computes.
+//
+// The controller writes an op's index to `tasks`; the unit runs the whole op in its own SystemC
+// thread (tile fidelity: one timed wait per tile op; cycle fidelity: one wait per clock cycle),
+// fills a record of what it did, and writes the index to `done`. Units run one op at a time, in
+// the order given. An idle unit blocks on its task FIFO and costs no kernel activations.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "models/interfaces/op_data.h"
+#include "sim/clock.h"
+#include "sim/config.h"
+#include "sim/energy.h"
+#include "sim/registry.h"
+#include "sim/stats.h"
+#include "sim/vcd.h"
+#include "sim/workload.h"
+
+namespace nibble {
+
+enum class Fidelity { kTile, kCycle };
+const char* to_string(Fidelity fidelity);
+
+// A PE whose registers go into the waveform file (cycle fidelity only).
+struct TracedPe {
+  uint64_t row = 0, col = 0;
+};
+
+// Everything a unit sees of the rest of the simulation.
+struct UnitContext {
+  const Workload* workload = nullptr;
+  const ClockDomain* clock = nullptr;
+  Fidelity fidelity = Fidelity::kTile;
+  std::vector<OpData>* data = nullptr;  // per op, filled before simulating; may be null
+  VcdWriter* vcd = nullptr;             // waveform sink (cycle fidelity), may be null
+  std::vector<TracedPe> traced_pes;     // which PEs of the GEMM units to trace
+  uint64_t seed = 1;                    // sim.seed, for stochastic rounding
+};
+
+// What a unit reports about one finished op. Counts are integers; energy events are priced at
+// dump time.
+struct UnitOpRecord {
+  uint64_t macs = 0;                // multiply-accumulates (GEMM units)
+  uint64_t elements = 0;            // elements processed (element-wise units)
+  uint64_t tiles = 0;               // tile operations the op was split into
+  uint64_t peak_work_per_cycle = 0; // MACs or elements the unit can do per cycle in this op's mode
+  EnergyLedger energy;
+  Json mapping;  // how the op was laid onto the unit
+  Json checks;   // values an RTL designer checks (overflows, flush/saturate counts, depths)
+};
+
+class ComputeUnit : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(ComputeUnit);
+
+  sc_core::sc_fifo<uint32_t> tasks;  // op indices from the controller
+  sc_core::sc_fifo<uint32_t> done;   // op indices, in order, when finished
+
+  // Throws InputError when this unit, as configured, cannot run `op` (say which config key).
+  virtual void check(const Op& op) const = 0;
+  // The energy-table events running `op` will price.
+  virtual std::vector<std::string> energy_events(const Op& op) const = 0;
+  // Totals over the run, under `prefix` (e.g. "core0.mac_array.").
+  virtual void add_stats(Stats& stats, const std::string& prefix) const = 0;
+  // A short description of the configured unit for the report.
+  virtual Json describe() const = 0;
+  // MACs per cycle at full use in the unit's widest mode (0 for units that do no MACs).
+  virtual uint64_t peak_macs_per_cycle() const { return 0; }
+
+  // The record of the op last reported on `done`.
+  const UnitOpRecord& last_record() const { return record_; }
+
+ protected:
+  ComputeUnit(sc_core::sc_module_name name, const UnitContext& context);
+  // Runs op `index` in the unit's thread: waits its cycles and fills `record`.
+  virtual void execute(uint32_t index, const Op& op, UnitOpRecord& record) = 0;
+  // The op's tensor data, or null when it carries none.
+  OpData* data_of(uint32_t index) const;
+
+  const UnitContext context_;
+
+ private:
+  void run();
+  UnitOpRecord record_;
+};
+
+// Creates a unit from its config object (after `impl` has chosen the factory).
+using UnitRegistry =
+    Registry<ComputeUnit, const char*, ConfigNode&, const UnitContext&>;
+
+}  // namespace nibble

@@ -1,0 +1,271 @@
+#include "models/systolic/systolic_unit.h"
+
+#include <algorithm>
+#include <iterator>
+#include <stdexcept>
+
+#include "sim/error.h"
+
+namespace nibble {
+
+namespace {
+
+bool integer_datapath(Precision p) {
+  const std::string d = datapath_of(p);
+  return d == "int2" || d == "int4" || d == "int8";
+}
+
+// Width of a partial sum written to the buffer: the integer accumulator, or the FP16 (FP32)
+// accumulation format.
+uint64_t psum_bits(const Op& op, uint32_t acc_bits) {
+  if (integer_datapath(op.precision.a) && integer_datapath(op.precision.b)) return acc_bits;
+  if (op.precision.a == Precision::kFp32 || op.precision.b == Precision::kFp32) return 32;
+  return 16;
+}
+
+}  // namespace
+
+int datapath_rank(const std::string& datapath) {
+  static const char* const kOrder[] = {"int2", "int4", "int8", "fp4", "hfp8", "fp16", "fp32"};
+  return static_cast<int>(std::find(std::begin(kOrder), std::end(kOrder), datapath) -
+                          std::begin(kOrder));
+}
+
+void SystolicUnitParams::read(ConfigNode& node, bool integer_accumulator) {
+  rows = static_cast<uint64_t>(node.get_int("rows", static_cast<int64_t>(rows), 1, 4096));
+  cols = static_cast<uint64_t>(node.get_int("cols", static_cast<int64_t>(cols), 1, 4096));
+  const std::string d = node.get_choice("dataflow", to_string(dataflow), {"os", "ws", "is"});
+  dataflow = d == "os" ? Dataflow::kOs : d == "ws" ? Dataflow::kWs : Dataflow::kIs;
+  const std::string s =
+      node.get_choice("schedule", to_string(schedule), {"pipelined", "scalesim"});
+  schedule = s == "pipelined" ? Schedule::kPipelined : Schedule::kScaleSim;
+  if (integer_accumulator) {
+    acc_bits = static_cast<uint32_t>(node.get_int("acc_bits", acc_bits, 8, 64));
+    acc_saturate = node.get_choice("acc_overflow", acc_saturate ? "saturate" : "wrap",
+                                   {"wrap", "saturate"}) == "saturate";
+  }
+  fp16_chunk = node.get_int("fp16_chunk", fp16_chunk, 0, 1 << 20);
+  stochastic_rounding = node.get_bool("stochastic_rounding", stochastic_rounding);
+}
+
+Json SystolicUnitParams::describe() const {
+  return {{"rows", rows},
+          {"cols", cols},
+          {"dataflow", to_string(dataflow)},
+          {"schedule", to_string(schedule)}};
+}
+
+SystolicUnit::SystolicUnit(sc_core::sc_module_name name, const SystolicUnitParams& params,
+                           const UnitContext& context)
+    : ComputeUnit(name, context), params_(params) {
+  if (context_.fidelity == Fidelity::kCycle) {
+    grid_ = std::make_unique<PeGrid>(params_.shape(), params_.dataflow, params_.schedule);
+    if (context_.vcd != nullptr) {
+      // One scope per traced PE inside this array; PEs outside it are skipped.
+      for (const TracedPe& pe : context_.traced_pes) {
+        if (pe.row >= params_.rows || pe.col >= params_.cols) continue;
+        traced_.push_back(pe);
+        std::vector<uint32_t> ids;
+        const std::string scope = std::string(this->name()) + ".pe_" + std::to_string(pe.row) +
+                                  "_" + std::to_string(pe.col);
+        for (const PeRegisterInfo& reg : grid_->pe_registers()) {
+          ids.push_back(context_.vcd->add_signal(scope, reg.name, reg.width_bits));
+        }
+        vcd_ids_.push_back(std::move(ids));
+      }
+    }
+  }
+}
+
+GemmValueParams SystolicUnit::value_params(const Op& op) const {
+  GemmValueParams p;
+  p.acc_bits = params_.acc_bits;
+  p.acc_saturate = params_.acc_saturate;
+  p.fp16_chunk = params_.fp16_chunk;
+  p.stochastic = params_.stochastic_rounding;
+  p.seed = context_.seed;
+  p.fp32_out = op.precision.out == Precision::kFp32;
+  return p;
+}
+
+std::vector<std::string> SystolicUnit::energy_events(const Op& op) const {
+  return {mac_event(op), "buffer.read_byte", "buffer.write_byte"};
+}
+
+// The operand traffic of one op, fold by fold, in real elements (a SIMD column holds `simd`
+// outputs, a PE row `dot` values of k; the array side of the last fold may be partly empty).
+//   os: a fold of r×c PEs reads r rows of A (r·K) and c·simd columns of B (K·nr), writes r·nr
+//       results.
+//   ws: loads its kr×nr block of B once, streams M rows of kr elements of A, and emits M·nr
+//       partial sums: final when it is the last k-block, else written back and read again by the
+//       next k-block.
+//   is: as ws with A's kr×mr block stationary and N columns of B streamed.
+SystolicUnit::Traffic SystolicUnit::fold_traffic(const Op& op, const FoldMapping& m,
+                                                 const PeMode& mode) const {
+  const GemmShape& g = op.gemm;
+  const uint64_t R = params_.rows, C = params_.cols;
+  const uint64_t a = bits_of(op.precision.a), b = bits_of(op.precision.b);
+  const uint64_t out = bits_of(op.precision.out), psum = psum_bits(op, params_.acc_bits);
+  const uint64_t col_extent = params_.dataflow == Dataflow::kIs ? g.m : g.n;
+  Traffic t;
+  // Column folds: real extent of each; all but the last hold C·simd (capped by the GEMM).
+  uint64_t cols_total = 0;  // Σ over column folds of their real extent = col_extent
+  for (uint64_t cf = 0; cf < m.col_folds; ++cf) {
+    cols_total += std::min(col_extent, (cf + 1) * C * mode.simd) - cf * C * mode.simd;
+  }
+  if (params_.dataflow == Dataflow::kOs) {
+    // Row folds hold M (no lanes); every row fold meets every column fold.
+    t.a_bits = g.m * g.k * a * m.col_folds;
+    t.b_bits = g.k * cols_total * b * m.row_folds;
+    t.out_bits = g.m * cols_total * out;
+    return t;
+  }
+  // ws/is: row folds hold k in groups of `dot`.
+  const uint64_t stream = m.t;  // M for ws, N for is
+  for (uint64_t rf = 0; rf < m.row_folds; ++rf) {
+    const uint64_t kr = std::min(g.k, (rf + 1) * R * mode.dot) - rf * R * mode.dot;
+    const uint64_t stationary = kr * cols_total, streamed = stream * kr * m.col_folds;
+    if (params_.dataflow == Dataflow::kWs) {
+      t.b_bits += stationary * b, t.a_bits += streamed * a;
+    } else {
+      t.a_bits += stationary * a, t.b_bits += streamed * b;
+    }
+    if (rf + 1 == m.row_folds) {
+      t.out_bits += stream * cols_total * out;
+    } else {
+      t.psum_write_bits += stream * cols_total * psum;
+    }
+    if (rf > 0) t.psum_read_bits += stream * cols_total * psum;
+  }
+  return t;
+}
+
+void SystolicUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
+  const PeMode mode = mode_of(op);
+  const FoldMapping m = map_gemm(op.gemm, params_.dataflow, params_.shape(), mode);
+  OpData* data = data_of(index);
+  GemmData* values = data != nullptr && data->gemm ? &*data->gemm : nullptr;
+
+  uint64_t cycles = 0;
+  if (context_.fidelity == Fidelity::kTile) {
+    if (values != nullptr) compute_gemm_values(op.gemm, *values, value_params(op));
+    run_tile(op, m, cycles);
+  } else {
+    std::unique_ptr<GemmValueEngine> engine;
+    if (values != nullptr) {
+      engine = std::make_unique<GemmValueEngine>(op.gemm, params_.dataflow, mode, *values,
+                                                 value_params(op));
+    }
+    run_cycle(op, mode, engine.get(), cycles);
+    if (engine) engine->finish();
+  }
+
+  const Traffic t = fold_traffic(op, m, mode);
+  const uint64_t psum_buffer =
+      params_.dataflow != Dataflow::kOs && m.row_folds > 1
+          ? m.t * (params_.dataflow == Dataflow::kIs ? op.gemm.m : op.gemm.n) *
+                psum_bits(op, params_.acc_bits) / 8
+          : 0;
+  counters_.ops += 1;
+  counters_.macs += op.gemm.macs();
+  counters_.folds += m.folds();
+  counters_.busy_cycles += cycles;
+  counters_.a_read_bits += t.a_bits;
+  counters_.b_read_bits += t.b_bits;
+  counters_.out_write_bits += t.out_bits;
+  counters_.psum_read_bits += t.psum_read_bits;
+  counters_.psum_write_bits += t.psum_write_bits;
+  counters_.peak_psum_buffer_bytes = std::max(counters_.peak_psum_buffer_bytes, psum_buffer);
+
+  record.macs = op.gemm.macs();
+  record.tiles = m.folds();
+  record.peak_work_per_cycle = params_.rows * params_.cols * mode.macs_per_cycle();
+  record.energy.add(basename(), mac_event(op), static_cast<double>(op.gemm.macs()));
+  // Bits are whole numbers; a byte count of x.5 is exact in a double.
+  record.energy.add("buffer", "buffer.read_byte",
+                    static_cast<double>(t.a_bits + t.b_bits + t.psum_read_bits) / 8.0);
+  record.energy.add("buffer", "buffer.write_byte",
+                    static_cast<double>(t.out_bits + t.psum_write_bits) / 8.0);
+  record.mapping = {{"unit", basename()},
+                    {"dataflow", to_string(params_.dataflow)},
+                    {"mode", mode_name(op)},
+                    {"simd", mode.simd},
+                    {"dot", mode.dot},
+                    {"Sr", m.sr},
+                    {"Sc", m.sc},
+                    {"T", m.t},
+                    {"row_folds", m.row_folds},
+                    {"col_folds", m.col_folds}};
+  record.checks = {{"psum_buffer_bytes", psum_buffer}};
+  if (values != nullptr) {
+    counters_.acc_overflows += values->acc_overflows;
+    record.checks["acc_overflows"] = values->acc_overflows;
+  }
+}
+
+// One timed wait per fold: the first pays the preload, the last its drain (FoldTiming).
+void SystolicUnit::run_tile(const Op& op, const FoldMapping& m, uint64_t& cycles) {
+  (void)op;
+  const FoldTiming timing = fold_timing(params_.dataflow, params_.schedule, params_.shape(), m.t);
+  const uint64_t folds = m.folds();
+  for (uint64_t f = 0; f < folds; ++f) {
+    const uint64_t c = (f == 0 ? timing.preload : 0) + (f + 1 == folds ? timing.last : timing.interval);
+    cycles += c;
+    wait(context_.clock->cycles(c));
+  }
+}
+
+// One wait per clock cycle while the grid steps. Under the scalesim schedule SCALE-Sim numbers
+// cycles from 0, so an op is charged one cycle less than it steps (see systolic_timing.h) and the
+// next op starts in the cycle of this one's last MAC.
+void SystolicUnit::run_cycle(const Op& op, const PeMode& mode, GemmValueEngine* engine,
+                             uint64_t& cycles) {
+  grid_->start(lane_gemm(op.gemm, params_.dataflow, mode), engine);
+  const bool scalesim = params_.schedule == Schedule::kScaleSim;
+  const sc_core::sc_time one = context_.clock->cycles(1);
+  for (;;) {
+    grid_->step();
+    counters_.pe_cycles += params_.rows * params_.cols;
+    trace_pes();
+    if (grid_->done() && scalesim) break;
+    wait(one);
+    ++cycles;
+    if (grid_->done()) break;
+  }
+}
+
+// Samples the traced PEs' registers after a step, at the step's simulated time.
+void SystolicUnit::trace_pes() {
+  if (traced_.empty()) return;
+  context_.vcd->at(sc_core::sc_time_stamp().value());
+  for (std::size_t p = 0; p < traced_.size(); ++p) {
+    for (std::size_t r = 0; r < vcd_ids_[p].size(); ++r) {
+      context_.vcd->set(vcd_ids_[p][r], grid_->pe_register(traced_[p].row, traced_[p].col, r));
+    }
+  }
+}
+
+void SystolicUnit::add_stats(Stats& stats, const std::string& prefix) const {
+  const SystolicCounters& c = counters_;
+  stats.add(prefix + "ops", c.ops, "op", "ops run");
+  stats.add(prefix + "macs", c.macs, "MAC", "multiply-accumulates done");
+  stats.add(prefix + "folds", c.folds, "fold", "array folds (tile operations) run");
+  stats.add(prefix + "busy_cycles", c.busy_cycles, "cycle", "cycles the array was occupied by an op");
+  stats.add(prefix + "a_read_bits", c.a_read_bits, "bit", "operand A read from the buffer");
+  stats.add(prefix + "b_read_bits", c.b_read_bits, "bit", "operand B read from the buffer");
+  stats.add(prefix + "out_write_bits", c.out_write_bits, "bit",
+            "final results written to the buffer");
+  stats.add(prefix + "psum_read_bits", c.psum_read_bits, "bit",
+            "partial sums read back for accumulation (ws/is)");
+  stats.add(prefix + "psum_write_bits", c.psum_write_bits, "bit",
+            "partial sums written to the buffer (ws/is)");
+  stats.add(prefix + "acc_overflows", c.acc_overflows, "add",
+            "accumulator adds that overflowed (ops with tensor data)");
+  stats.add(prefix + "peak_psum_buffer_bytes", c.peak_psum_buffer_bytes, "byte",
+            "largest partial-sum buffer an op needed (ws/is with K split over folds)");
+  if (context_.fidelity == Fidelity::kCycle) {
+    stats.add(prefix + "pe_cycles", c.pe_cycles, "PE-cycle", "PE-cycles stepped (cycle fidelity)");
+  }
+}
+
+}  // namespace nibble
