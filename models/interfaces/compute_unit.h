@@ -46,10 +46,10 @@ struct UnitContext {
 // What a unit reports about one finished op. Counts are integers; energy events are priced at
 // dump time.
 struct UnitOpRecord {
-  uint64_t macs = 0;                // multiply-accumulates (GEMM units)
-  uint64_t elements = 0;            // elements processed (element-wise units)
-  uint64_t tiles = 0;               // tile operations the op was split into
-  uint64_t peak_work_per_cycle = 0; // MACs or elements the unit can do per cycle in this op's mode
+  uint64_t macs = 0;                 // multiply-accumulates (GEMM units)
+  uint64_t elements = 0;             // elements processed (element-wise units)
+  uint64_t tiles = 0;                // tile operations the op was split into
+  uint64_t peak_work_per_cycle = 0;  // MACs or elements the unit can do per cycle in this op's mode
   EnergyLedger energy;
   Json mapping;  // how the op was laid onto the unit
   Json checks;   // values an RTL designer checks (overflows, flush/saturate counts, depths)
@@ -91,7 +91,6 @@ class ComputeUnit : public sc_core::sc_module {
 };
 
 // Creates a unit from its config object (after `impl` has chosen the factory).
-using UnitRegistry =
-    Registry<ComputeUnit, const char*, ConfigNode&, const UnitContext&>;
+using UnitRegistry = Registry<ComputeUnit, const char*, ConfigNode&, const UnitContext&>;
 
 }  // namespace nibble

@@ -19,13 +19,13 @@ enum class OperandKind { kInt, kFp4, kFp16, kHfp8, kFp32 };
 // GEMM matrix (A: M×K, B: K×N). Exactly one code vector is filled, the one `kind` names.
 struct OperandMatrix {
   OperandKind kind = OperandKind::kFp32;
-  numerics::IntFormat int_format = numerics::kInt4;    // kInt
+  numerics::IntFormat int_format = numerics::kInt4;   // kInt
   const numerics::Minifloat* float_format = nullptr;  // kHfp8
-  std::vector<int8_t> ints;                            // kInt
-  std::vector<uint8_t> bytes;                          // kFp4, kHfp8 codes
-  std::vector<uint16_t> halves;                        // kFp16 codes
-  std::vector<float> floats;                           // kFp32
-  double scale = 1;  // real value = code value · scale
+  std::vector<int8_t> ints;                           // kInt
+  std::vector<uint8_t> bytes;                         // kFp4, kHfp8 codes
+  std::vector<uint16_t> halves;                       // kFp16 codes
+  std::vector<float> floats;                          // kFp32
+  double scale = 1;                                   // real value = code value · scale
 };
 
 // A GEMM's operands, and the result its unit computed.
@@ -35,10 +35,10 @@ struct GemmData {
 
   // Filled by the unit that runs the op:
   bool computed = false;
-  std::vector<float> c;         // M×N raw results (FP16 or FP32 values)
-  double c_scale = 1;           // real result = c · c_scale
-  uint64_t acc_overflows = 0;   // integer accumulator adds that overflowed
-  std::string kernel;           // what computed it, e.g. "int4 x fp4 shift-MAC, fp16 accumulation"
+  std::vector<float> c;        // M×N raw results (FP16 or FP32 values)
+  double c_scale = 1;          // real result = c · c_scale
+  uint64_t acc_overflows = 0;  // integer accumulator adds that overflowed
+  std::string kernel;          // what computed it, e.g. "int4 x fp4 shift-MAC, fp16 accumulation"
 };
 
 // A quantize op's input, and what the rescaling unit made of it.
@@ -49,8 +49,8 @@ struct QuantizeData {
 
   // Filled by the rescaling unit:
   bool computed = false;
-  std::vector<float> output;  // the dequantized results (even phase for fp4), same order
-  uint64_t clipped = 0;       // integer targets: elements clipped to the range
+  std::vector<float> output;      // the dequantized results (even phase for fp4), same order
+  uint64_t clipped = 0;           // integer targets: elements clipped to the range
   numerics::TprTensorCounts fp4;  // fp4 target: flush/saturate counts of both phases
   int grad_scale_log2_used = 0;   // fp4 target
   int grad_scale_vote = 0;        // fp4 target: +1 (double), 0 (hold) or -1 (halve)

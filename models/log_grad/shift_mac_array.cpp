@@ -34,7 +34,8 @@ ShiftMacArray::ShiftMacArray(sc_core::sc_module_name name, const ShiftMacParams&
 
 void ShiftMacArray::check(const Op& op) const {
   if (!is_int4_fp4_gemm(op)) {
-    throw InputError("op \"" + op.name + "\": the log-domain gradient unit runs INT4 x FP4 GEMMs, not " +
+    throw InputError("op \"" + op.name +
+                     "\": the log-domain gradient unit runs INT4 x FP4 GEMMs, not " +
                      to_string(op.precision.a) + " x " + to_string(op.precision.b));
   }
 }
@@ -52,7 +53,8 @@ void ShiftMacArray::execute(uint32_t index, const Op& op, UnitOpRecord& record) 
   if (OpData* d = data_of(index); d != nullptr && d->gemm) {
     // The operands were converted in this pass's phase; the engine applies its ×0.5.
     const auto phase = odd_phase(op.pass) ? numerics::Fp4Phase::kOdd : numerics::Fp4Phase::kEven;
-    if (d->gemm->phase != phase) throw std::logic_error("log_grad: operands in the wrong TPR phase");
+    if (d->gemm->phase != phase)
+      throw std::logic_error("log_grad: operands in the wrong TPR phase");
   }
   SystolicUnit::execute(index, op, record);
   record.mapping["phase"] = odd_phase(op.pass) ? "odd" : "even";

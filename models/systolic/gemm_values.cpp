@@ -12,7 +12,9 @@ namespace nn = numerics;
 
 namespace {
 
-bool small_int(const OperandMatrix& o) { return o.kind == OperandKind::kInt && o.int_format.bits <= 4; }
+bool small_int(const OperandMatrix& o) {
+  return o.kind == OperandKind::kInt && o.int_format.bits <= 4;
+}
 
 std::string int_name(const OperandMatrix& o) { return o.int_format.is_signed ? "int" : "uint"; }
 
@@ -70,14 +72,13 @@ void compute_gemm_values(const GemmShape& g, GemmData& d, const GemmValueParams&
   d.c_scale = a.scale * b.scale;
   d.acc_overflows = 0;
   if (a.kind == OperandKind::kInt && b.kind == OperandKind::kInt) {
-    const nn::IntGemmParams ip{static_cast<int>(p.acc_bits),
-                               p.acc_saturate ? nn::OverflowMode::kSaturate
-                                              : nn::OverflowMode::kWrap};
-    d.acc_overflows = nn::gemm_int(a.ints.data(), a.int_format, b.ints.data(), b.int_format, s, ip,
-                                   d.c_scale,
-                                   p.fp32_out ? nn::OutputFormat::kFp32 : nn::OutputFormat::kFp16,
-                                   d.c.data())
-                          .overflows;
+    const nn::IntGemmParams ip{static_cast<int>(p.acc_bits), p.acc_saturate
+                                                                 ? nn::OverflowMode::kSaturate
+                                                                 : nn::OverflowMode::kWrap};
+    d.acc_overflows =
+        nn::gemm_int(a.ints.data(), a.int_format, b.ints.data(), b.int_format, s, ip, d.c_scale,
+                     p.fp32_out ? nn::OutputFormat::kFp32 : nn::OutputFormat::kFp16, d.c.data())
+            .overflows;
     d.c_scale = 1;  // applied inside, as the rescale of the accumulator
   } else if (a.kind == OperandKind::kInt) {
     nn::gemm_int4_fp4(a.ints.data(), b.bytes.data(), s, d.phase, fp16_params(p), d.c.data(),
@@ -185,8 +186,8 @@ void GemmValueEngine::finish() {
     switch (kind_) {
       case Kind::kInt: {
         const double v = static_cast<double>(ints_[i].value()) * data_.c_scale;
-        data_.c[i] = params_.fp32_out ? static_cast<float>(v)
-                                      : static_cast<float>(nn::round_to_fp16(v));
+        data_.c[i] =
+            params_.fp32_out ? static_cast<float>(v) : static_cast<float>(nn::round_to_fp16(v));
         data_.acc_overflows += ints_[i].overflow_count();
         break;
       }

@@ -28,12 +28,12 @@
 namespace nibble {
 
 struct GemmValueParams {
-  uint32_t acc_bits = 32;      // integer accumulator width
-  bool acc_saturate = false;   // integer accumulator saturates (else wraps)
-  int64_t fp16_chunk = 64;     // FP16 accumulation chunk (0: one running sum)
-  bool stochastic = false;     // stochastic rounding of FP16 partial sums
-  uint64_t seed = 1;           // of the stochastic rounding streams
-  bool fp32_out = false;       // integer results converted to FP32 (else FP16)
+  uint32_t acc_bits = 32;     // integer accumulator width
+  bool acc_saturate = false;  // integer accumulator saturates (else wraps)
+  int64_t fp16_chunk = 64;    // FP16 accumulation chunk (0: one running sum)
+  bool stochastic = false;    // stochastic rounding of FP16 partial sums
+  uint64_t seed = 1;          // of the stochastic rounding streams
+  bool fp32_out = false;      // integer results converted to FP32 (else FP16)
 };
 
 // Whether a kernel exists for the operand pair, and its name ("int4 x fp4 shift-MAC, ...").

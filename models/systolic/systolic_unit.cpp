@@ -36,8 +36,7 @@ void SystolicUnitParams::read(ConfigNode& node, bool integer_accumulator) {
   cols = static_cast<uint64_t>(node.get_int("cols", static_cast<int64_t>(cols), 1, 4096));
   const std::string d = node.get_choice("dataflow", to_string(dataflow), {"os", "ws", "is"});
   dataflow = d == "os" ? Dataflow::kOs : d == "ws" ? Dataflow::kWs : Dataflow::kIs;
-  const std::string s =
-      node.get_choice("schedule", to_string(schedule), {"pipelined", "scalesim"});
+  const std::string s = node.get_choice("schedule", to_string(schedule), {"pipelined", "scalesim"});
   schedule = s == "pipelined" ? Schedule::kPipelined : Schedule::kScaleSim;
   if (integer_accumulator) {
     acc_bits = static_cast<uint32_t>(node.get_int("acc_bits", acc_bits, 8, 64));
@@ -209,7 +208,8 @@ void SystolicUnit::run_tile(const Op& op, const FoldMapping& m, uint64_t& cycles
   const FoldTiming timing = fold_timing(params_.dataflow, params_.schedule, params_.shape(), m.t);
   const uint64_t folds = m.folds();
   for (uint64_t f = 0; f < folds; ++f) {
-    const uint64_t c = (f == 0 ? timing.preload : 0) + (f + 1 == folds ? timing.last : timing.interval);
+    const uint64_t c =
+        (f == 0 ? timing.preload : 0) + (f + 1 == folds ? timing.last : timing.interval);
     cycles += c;
     wait(context_.clock->cycles(c));
   }
@@ -250,7 +250,8 @@ void SystolicUnit::add_stats(Stats& stats, const std::string& prefix) const {
   stats.add(prefix + "ops", c.ops, "op", "ops run");
   stats.add(prefix + "macs", c.macs, "MAC", "multiply-accumulates done");
   stats.add(prefix + "folds", c.folds, "fold", "array folds (tile operations) run");
-  stats.add(prefix + "busy_cycles", c.busy_cycles, "cycle", "cycles the array was occupied by an op");
+  stats.add(prefix + "busy_cycles", c.busy_cycles, "cycle",
+            "cycles the array was occupied by an op");
   stats.add(prefix + "a_read_bits", c.a_read_bits, "bit", "operand A read from the buffer");
   stats.add(prefix + "b_read_bits", c.b_read_bits, "bit", "operand B read from the buffer");
   stats.add(prefix + "out_write_bits", c.out_write_bits, "bit",

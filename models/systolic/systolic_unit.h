@@ -42,15 +42,15 @@ struct SystolicCounters {
   uint64_t ops = 0;
   uint64_t macs = 0;
   uint64_t folds = 0;
-  uint64_t busy_cycles = 0;      // cycles from an op's first fold start to its end
-  uint64_t a_read_bits = 0;      // operand A read from the buffer
-  uint64_t b_read_bits = 0;      // operand B read from the buffer
-  uint64_t out_write_bits = 0;   // final results written
-  uint64_t psum_read_bits = 0;   // ws/is partial sums read back for accumulation
-  uint64_t psum_write_bits = 0;  // ws/is partial sums written (not final)
-  uint64_t acc_overflows = 0;    // accumulator adds that overflowed (ops with data)
+  uint64_t busy_cycles = 0;             // cycles from an op's first fold start to its end
+  uint64_t a_read_bits = 0;             // operand A read from the buffer
+  uint64_t b_read_bits = 0;             // operand B read from the buffer
+  uint64_t out_write_bits = 0;          // final results written
+  uint64_t psum_read_bits = 0;          // ws/is partial sums read back for accumulation
+  uint64_t psum_write_bits = 0;         // ws/is partial sums written (not final)
+  uint64_t acc_overflows = 0;           // accumulator adds that overflowed (ops with data)
   uint64_t peak_psum_buffer_bytes = 0;  // largest partial-sum footprint an op needed (ws/is)
-  uint64_t pe_cycles = 0;        // PE-cycles stepped (cycle fidelity)
+  uint64_t pe_cycles = 0;               // PE-cycles stepped (cycle fidelity)
 };
 
 class SystolicUnit : public ComputeUnit {
@@ -85,7 +85,7 @@ class SystolicUnit : public ComputeUnit {
 
   SystolicUnitParams params_;
   SystolicCounters counters_;
-  std::unique_ptr<PeGrid> grid_;  // cycle fidelity
+  std::unique_ptr<PeGrid> grid_;                // cycle fidelity
   std::vector<TracedPe> traced_;                // PEs of this array in the waveform
   std::vector<std::vector<uint32_t>> vcd_ids_;  // per traced PE, its registers' signal ids
 };

@@ -103,5 +103,43 @@ TEST(PipelinedSchedule, NeverSlowerThanScaleSimPlusTwo) {
   }
 }
 
+TEST(PeModes, LanesWidenColumnsAndDotProductsShortenK) {
+  // RaPiD-like INT4 mode, 8 lanes × 8-way: M=64 N=100 K=70 becomes, for os and ws,
+  // (M, ceil(100/8), ceil(70/8)) = (64, 13, 9); for is the lanes hold M: (ceil(64/8), 100, 9).
+  const PeMode int4{8, 8};
+  const GemmShape g{64, 100, 70};
+  const GemmShape os = lane_gemm(g, Dataflow::kOs, int4), is = lane_gemm(g, Dataflow::kIs, int4);
+  EXPECT_EQ(os.m, 64u);
+  EXPECT_EQ(os.n, 13u);
+  EXPECT_EQ(os.k, 9u);
+  EXPECT_EQ(is.m, 8u);
+  EXPECT_EQ(is.n, 100u);
+  EXPECT_EQ(is.k, 9u);
+  EXPECT_EQ(int4.macs_per_cycle(), 64u);
+  // One MAC per PE leaves the GEMM alone.
+  const GemmShape same = lane_gemm(g, Dataflow::kWs, PeMode{});
+  EXPECT_EQ(same.m, 64u);
+  EXPECT_EQ(same.n, 100u);
+  EXPECT_EQ(same.k, 70u);
+}
+
+TEST(PeModes, Int4ModeOnAnEightByEightArray) {
+  // 8×8 array, 8 lanes × 8-way, M=N=K=64, os pipelined: lane GEMM (64, 8, 8) → (Sr,Sc,T) =
+  // (64, 8, 8); folds ceil(64/8)·ceil(8/8) = 8; op (8−1)·max(8, 8) + 8+8+8−1 = 56 + 23 = 79
+  // cycles for 64³ = 262,144 MACs at 8·8·64 = 4,096 MACs per cycle (64 cycles of work).
+  const PeMode int4{8, 8};
+  const FoldMapping m = map_gemm({64, 64, 64}, Dataflow::kOs, {8, 8}, int4);
+  EXPECT_EQ(m.folds(), 8u);
+  EXPECT_EQ(m.t, 8u);
+  EXPECT_EQ(fold_timing(Dataflow::kOs, Schedule::kPipelined, {8, 8}, m.t).op_cycles(m.folds()),
+            79u);
+  // FP16 mode, 8 lanes × 1, ws: lane GEMM (64, 8, 64) → (Sr,Sc,T) = (K,N,M) = (64, 8, 64);
+  // folds 8·1 = 8; op R + (F−1)·max(T, R) + T+R+C−1 = 8 + 7·64 + 79 = 535.
+  const FoldMapping w = map_gemm({64, 64, 64}, Dataflow::kWs, {8, 8}, PeMode{8, 1});
+  EXPECT_EQ(w.folds(), 8u);
+  EXPECT_EQ(fold_timing(Dataflow::kWs, Schedule::kPipelined, {8, 8}, w.t).op_cycles(w.folds()),
+            535u);
+}
+
 }  // namespace
 }  // namespace nibble
