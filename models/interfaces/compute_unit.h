@@ -83,11 +83,24 @@ class ComputeUnit : public sc_core::sc_module {
   // The op's tensor data, or null when it carries none.
   OpData* data_of(uint32_t index) const;
 
+  // Cycle fidelity of a pipeline of lanes, for element-wise units: `depth` stage registers, each
+  // holding the work of the beat it carries (0: a bubble). Every clock cycle each beat moves one
+  // stage on, up to `per_cycle` units of the waiting `work` enter stage 0, and the beat in the last
+  // stage leaves at the end of the cycle; one wait per cycle until all work has left. Nothing here
+  // evaluates a closed form.
+  struct PipelineRun {
+    uint64_t cycles = 0;          // cycles stepped
+    uint64_t work = 0;            // work that left the pipeline
+    uint64_t peak_occupancy = 0;  // most stages holding a beat at once
+  };
+  PipelineRun step_lane_pipeline(uint64_t work, uint64_t per_cycle, std::size_t depth);
+
   const UnitContext context_;
 
  private:
   void run();
   UnitOpRecord record_;
+  std::vector<uint64_t> stages_;  // step_lane_pipeline's stage registers
 };
 
 // Creates a unit from its config object (after `impl` has chosen the factory).

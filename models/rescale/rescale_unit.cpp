@@ -46,9 +46,6 @@ RescaleUnit::RescaleUnit(sc_core::sc_module_name name, const RescaleParams& para
                          const UnitContext& context)
     : ComputeUnit(name, context), params_(params) {
   params_.validate();
-  if (context_.fidelity == Fidelity::kCycle) {
-    stage_lanes_.assign(params_.pipeline_cycles + rescale_tree_depth(params_.lanes), 0);
-  }
 }
 
 void RescaleUnit::check(const Op& op) const {
@@ -67,35 +64,6 @@ void RescaleUnit::check(const Op& op) const {
 std::vector<std::string> RescaleUnit::energy_events(const Op& op) const {
   (void)op;
   return {"rescale.element", "buffer.read_byte", "buffer.write_byte"};
-}
-
-// One clock edge per iteration: every group moves one stage on and the next group enters stage
-// 0; at the end of the cycle the group in the last stage has left. The op is over when no group
-// is waiting and none is in flight. Nothing here evaluates the closed form.
-RescaleUnit::Stepped RescaleUnit::step_pipeline(uint64_t elements, uint64_t stages) {
-  const sc_core::sc_time one = context_.clock->cycles(1);
-  std::fill(stage_lanes_.begin(), stage_lanes_.end(), 0);
-  Stepped s;
-  uint64_t waiting = elements, in_flight = 0;
-  while (waiting > 0 || in_flight > 0) {
-    std::copy_backward(stage_lanes_.begin(),
-                       stage_lanes_.begin() + static_cast<std::ptrdiff_t>(stages - 1),
-                       stage_lanes_.begin() + static_cast<std::ptrdiff_t>(stages));
-    const uint64_t group = std::min(params_.lanes, waiting);
-    stage_lanes_[0] = group;
-    waiting -= group;
-    in_flight += group > 0 ? 1 : 0;
-    s.peak_occupancy = std::max(s.peak_occupancy, in_flight);
-    wait(one);
-    ++s.cycles;
-    uint64_t& last = stage_lanes_[stages - 1];
-    if (last > 0) {
-      s.elements += last;
-      last = 0;
-      --in_flight;
-    }
-  }
-  return s;
 }
 
 void RescaleUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
@@ -117,10 +85,10 @@ void RescaleUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   } else {
     // The pipeline as built: the conversion stages, then the vote's reduction tree for FP4.
     const uint64_t stages = params_.pipeline_cycles + (fp4 ? rescale_tree_depth(params_.lanes) : 0);
-    const Stepped s = step_pipeline(elements, stages);
-    if (s.elements != elements) {
+    const PipelineRun s = step_lane_pipeline(elements, params_.lanes, stages);
+    if (s.work != elements) {
       throw std::logic_error(std::string(name()) + ": the pipeline converted " +
-                             std::to_string(s.elements) + " of " + std::to_string(elements) +
+                             std::to_string(s.work) + " of " + std::to_string(elements) +
                              " elements");
     }
     cycles = s.cycles;

@@ -57,16 +57,8 @@ class RescaleUnit : public ComputeUnit {
   void execute(uint32_t index, const Op& op, UnitOpRecord& record) override;
 
  private:
-  struct Stepped {
-    uint64_t cycles = 0, peak_occupancy = 0, elements = 0;
-  };
-  // Cycle fidelity: steps `stages` registers until `elements` have left the pipeline.
-  Stepped step_pipeline(uint64_t elements, uint64_t stages);
-
   RescaleParams params_;
   RescaleCounters counters_;
-  // Cycle fidelity: per stage, the number of valid lanes of the group it holds (0: a bubble).
-  std::vector<uint64_t> stage_lanes_;
 };
 
 std::unique_ptr<ComputeUnit> make_rescale_unit(const char* name, ConfigNode& node,

@@ -155,7 +155,6 @@ void SfuParams::validate() const {
 SfuUnit::SfuUnit(sc_core::sc_module_name name, const SfuParams& params, const UnitContext& context)
     : ComputeUnit(name, context), params_(params) {
   params_.validate();
-  if (context_.fidelity == Fidelity::kCycle) stage_work_.assign(params_.pipeline_cycles, 0);
 }
 
 void SfuUnit::check(const Op& op) const {
@@ -182,35 +181,6 @@ std::vector<std::string> SfuUnit::energy_events(const Op& op) const {
           "buffer.write_byte"};
 }
 
-// One clock edge per iteration: every beat of work moves one stage on and the lanes issue the
-// next beat (up to `lanes` lane-cycles) into stage 0; at the end of the cycle the beat in the last
-// stage has left. The op is over when no work is waiting and none is in flight. Nothing here
-// evaluates the closed form.
-SfuUnit::Stepped SfuUnit::step_pipeline(uint64_t work, uint64_t lanes) {
-  const sc_core::sc_time one = context_.clock->cycles(1);
-  const std::size_t stages = stage_work_.size();
-  std::fill(stage_work_.begin(), stage_work_.end(), 0);
-  Stepped s;
-  uint64_t waiting = work, in_flight = 0;
-  while (waiting > 0 || in_flight > 0) {
-    std::copy_backward(stage_work_.begin(), stage_work_.end() - 1, stage_work_.end());
-    const uint64_t beat = std::min(lanes, waiting);
-    stage_work_[0] = beat;
-    waiting -= beat;
-    in_flight += beat > 0 ? 1 : 0;
-    s.peak_occupancy = std::max(s.peak_occupancy, in_flight);
-    wait(one);
-    ++s.cycles;
-    uint64_t& last = stage_work_[stages - 1];
-    if (last > 0) {
-      s.work += last;
-      last = 0;
-      --in_flight;
-    }
-  }
-  return s;
-}
-
 void SfuUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   (void)index;  // vector ops carry no tensor data
   const uint64_t elements = op.vector ? op.vector->elements : 0;
@@ -223,7 +193,8 @@ void SfuUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   if (context_.fidelity == Fidelity::kTile) {
     if (cycles > 0) wait(context_.clock->cycles(cycles));
   } else {
-    const Stepped s = step_pipeline(elements * fn.cycles_per_element, lanes);
+    const PipelineRun s =
+        step_lane_pipeline(elements * fn.cycles_per_element, lanes, params_.pipeline_cycles);
     if (s.work != timing.work) {
       throw std::logic_error(std::string(name()) + ": the pipeline retired " +
                              std::to_string(s.work) + " of " + std::to_string(timing.work) +

@@ -73,16 +73,8 @@ class SfuUnit : public ComputeUnit {
   void execute(uint32_t index, const Op& op, UnitOpRecord& record) override;
 
  private:
-  struct Stepped {
-    uint64_t cycles = 0, peak_occupancy = 0, work = 0;
-  };
-  // Cycle fidelity: steps the stage registers until `work` lane-cycles have left the pipeline.
-  Stepped step_pipeline(uint64_t work, uint64_t lanes);
-
   SfuParams params_;
   SfuCounters counters_;
-  // Cycle fidelity: per stage, the lane-cycles of work issued into it (0: a bubble).
-  std::vector<uint64_t> stage_work_;
 };
 
 std::unique_ptr<ComputeUnit> make_sfu_unit(const char* name, ConfigNode& node,
