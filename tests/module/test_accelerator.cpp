@@ -23,13 +23,18 @@ uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 constexpr OperandPrecisions kInt4Int4{Precision::kInt4, Precision::kInt4, Precision::kFp16};
 constexpr OperandPrecisions kFp4Int4{Precision::kFp4, Precision::kInt4, Precision::kFp16};
 constexpr OperandPrecisions kInt2Int2{Precision::kInt2, Precision::kInt2, Precision::kFp32};
+constexpr OperandPrecisions kInt8Int4{Precision::kInt8, Precision::kInt4, Precision::kFp16};
+constexpr OperandPrecisions kHfp8{Precision::kHfp8_143, Precision::kHfp8_152, Precision::kFp16};
+constexpr OperandPrecisions kFp16{Precision::kFp16, Precision::kFp16, Precision::kFp16};
+constexpr OperandPrecisions kFp32{Precision::kFp32, Precision::kFp32, Precision::kFp32};
 
 // A workload of every (M, N, K) over a set of awkward sizes: 1, primes, sizes just around the
-// array dimensions, K smaller than the array. Precisions rotate so that the MAC array (int4 and
-// int2 modes) and the log-domain gradient unit (fp4 × int4) all see every size class.
+// array dimensions, K smaller than the array. Precisions rotate (7 is prime to 8, so each size
+// class meets each) over every mode of the MAC array and the log-domain gradient unit (fp4 × int4).
 Workload shape_sweep() {
   const uint64_t sizes[] = {1, 2, 5, 7, 8, 13, 16, 33};
-  const OperandPrecisions precisions[] = {kInt4Int4, kFp4Int4, kInt2Int2};
+  const OperandPrecisions precisions[] = {kInt4Int4, kFp4Int4, kInt2Int2, kInt8Int4,
+                                          kHfp8,     kFp16,    kFp32};
   Workload w;
   w.name = "shape-sweep";
   for (uint64_t m : sizes) {
@@ -38,7 +43,7 @@ Workload shape_sweep() {
         Op op;
         op.name = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
         op.gemm = {m, n, k};
-        op.precision = precisions[w.ops.size() % 3];
+        op.precision = precisions[w.ops.size() % 7];
         op.pass = op.precision.a == Precision::kFp4 ? Pass::kBwdData : Pass::kFwd;
         w.ops.push_back(op);
       }
@@ -52,8 +57,27 @@ struct Case {
   Schedule schedule;
   uint64_t rows, cols;
   Fidelity fidelity;
-  uint32_t simd = 1, dot = 1;  // int4 and fp4×int4 modes; int2 runs simd × 2·dot
+  uint32_t simd = 1, dot = 1;  // int4 and fp4×int4 modes; the others derive from it (mode_of)
 };
+
+// The PE mode each operand pair runs in under a Case: distinct per mode, so that a wrong mode
+// choice changes the cycles.
+PeMode mode_of(const Case& c, const OperandPrecisions& p) {
+  switch (p.a) {
+    case Precision::kInt2:
+      return {c.simd, 2 * c.dot};
+    case Precision::kInt8:
+      return {c.simd, c.dot + 1};
+    case Precision::kHfp8_143:
+      return {c.simd, c.dot == 1 ? 1u : 2u};
+    case Precision::kFp16:
+      return {c.simd + 1, 1};
+    case Precision::kFp32:
+      return {1, 1};
+    default:  // int4 × int4 and fp4 × int4
+      return {c.simd, c.dot};
+  }
+}
 
 void PrintTo(const Case& c, std::ostream* os) {
   *os << to_string(c.dataflow) << ' ' << to_string(c.schedule) << ' ' << c.rows << 'x' << c.cols
@@ -74,8 +98,13 @@ Json config_for(const Case& c) {
                       {"schedule", to_string(c.schedule)}};
   Json mac = array;
   mac["acc_bits"] = 24;
-  mac["modes"] = {{"int4", {{"simd", c.simd}, {"dot", c.dot}}},
-                  {"int2", {{"simd", c.simd}, {"dot", 2 * c.dot}}}};
+  mac["modes"] = Json::object();
+  for (const auto& [name, p] :
+       {std::pair{"int4", kInt4Int4}, std::pair{"int2", kInt2Int2}, std::pair{"int8", kInt8Int4},
+        std::pair{"hfp8", kHfp8}, std::pair{"fp16", kFp16}, std::pair{"fp32", kFp32}}) {
+    const PeMode m = mode_of(c, p);
+    mac["modes"][name] = {{"simd", m.simd}, {"dot", m.dot}};
+  }
   Json log_grad = array;
   log_grad["simd"] = c.simd;
   log_grad["ways"] = c.dot;
@@ -101,10 +130,11 @@ TEST_P(ArraySweep, CyclesTrafficAndMacsMatchTheClosedForms) {
     // A PE mode of `simd` lanes × `dot`-way products times like a plain array running
     // K' = ceil(K/dot) and, on the dimension the columns hold (N for os/ws, M for is),
     // ceil(·/simd).
-    const uint64_t dot = op.precision.a == Precision::kInt2 ? 2 * c.dot : c.dot;
+    const PeMode mode = mode_of(c, op.precision);
+    const uint64_t simd = mode.simd, dot = mode.dot;
     const uint64_t Kl = ceil_div(K, dot);
-    const uint64_t Ml = c.dataflow == Dataflow::kIs ? ceil_div(M, c.simd) : M;
-    const uint64_t Nl = c.dataflow == Dataflow::kIs ? N : ceil_div(N, c.simd);
+    const uint64_t Ml = c.dataflow == Dataflow::kIs ? ceil_div(M, simd) : M;
+    const uint64_t Nl = c.dataflow == Dataflow::kIs ? N : ceil_div(N, simd);
     // (Sr, Sc, T) per dataflow: os (M,N,K), ws (K,N,M), is (K,M,N).
     const uint64_t sr = c.dataflow == Dataflow::kOs ? Ml : Kl;
     const uint64_t sc = c.dataflow == Dataflow::kIs ? Ml : Nl;
@@ -124,18 +154,20 @@ TEST_P(ArraySweep, CyclesTrafficAndMacsMatchTheClosedForms) {
     EXPECT_EQ(o.end_cycle - o.start_cycle, expected);
     EXPECT_EQ(o.macs, M * N * K);
     EXPECT_EQ(o.tiles, folds);
-    EXPECT_EQ(o.peak_work_per_cycle, R * C * c.simd * dot);
+    EXPECT_EQ(o.peak_work_per_cycle, R * C * simd * dot);
     previous_end = o.end_cycle;
 
     // Operand traffic, from how often each operand passes into the array:
     //   os: A once per column fold, B once per row fold, each result written once;
     //   ws: B (stationary) once, A once per column fold; is: A once, B once per column fold;
     //   ws/is: each of the M·N outputs is produced ceil(K'/R) times: the last is the result, the
-    //   others are partial sums (24-bit integer accumulators, FP16 for the shift-MAC) written and
-    //   read back by the next fold.
+    //   others are partial sums (24-bit integer accumulators, FP32 for fp32, FP16 for the float
+    //   and shift-MAC datapaths) written and read back by the next fold.
     const uint64_t a = bits_of(op.precision.a), b = bits_of(op.precision.b);
     const uint64_t out = bits_of(op.precision.out);
-    const uint64_t acc = op.precision.a == Precision::kFp4 ? 16 : 24;
+    const bool integer = op.precision.a == Precision::kInt4 || op.precision.a == Precision::kInt2 ||
+                         op.precision.a == Precision::kInt8;
+    const uint64_t acc = integer ? 24 : op.precision.a == Precision::kFp32 ? 32 : 16;
     const uint64_t col_folds = ceil_div(sc, C);
     uint64_t read_bits, write_bits;
     if (c.dataflow == Dataflow::kOs) {
