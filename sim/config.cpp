@@ -248,6 +248,10 @@ ConfigNode ConfigNode::child(const std::string& key) {
   return ConfigNode(doc_, j, key_path(key), pointer_ + "/" + key, resolved_);
 }
 
+std::string ConfigNode::origin_of(const std::string& key) const {
+  return doc_->origin_of(key_path(key));
+}
+
 void ConfigNode::finish() const {
   if (node_ == nullptr) return;
   for (auto it = node_->begin(); it != node_->end(); ++it) {

@@ -70,6 +70,8 @@ class ConfigNode {
   void finish() const;
 
   const std::string& path() const { return path_; }
+  // Where the value of `key` in this object came from (the file, or a --set), for messages.
+  std::string origin_of(const std::string& key) const;
 
  private:
   ConfigNode(const ConfigDoc* doc, const Json* node, std::string path, std::string pointer,

@@ -248,6 +248,15 @@ OpTensors read_tensors(const std::string& file, const Json& node, const std::str
   };
   if (op.type == OpType::kQuantize) {
     need("input", x.input);
+    // Each conversion takes only its own parameter: PACT/clip for integers, GradScale for FP4.
+    const bool fp4 = op.precision.out == Precision::kFp4;
+    const char* unused = fp4 ? "pact_alpha" : "grad_scale_log2";
+    if (t.find(unused) != nullptr) {
+      throw InputError(file + ": " + path + "." + unused + ": not used by a quantize op to \"" +
+                       to_string(op.precision.out) + "\" (" +
+                       (fp4 ? "FP4 takes grad_scale_log2" : "integer targets take pact_alpha") +
+                       ")");
+    }
   } else if (op.type == OpType::kGemm) {
     need("a", x.a);
     need("b", x.b);

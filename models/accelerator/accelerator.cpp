@@ -1,12 +1,12 @@
 #include "models/accelerator/accelerator.h"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "models/accelerator/units.h"
-#include "models/log_grad/shift_mac_array.h"
 #include "sim/error.h"
 #include "sim/interrupt.h"
 
@@ -21,15 +21,24 @@ std::vector<TracedPe> parse_pes(const std::string& text, const std::string& wher
   std::replace(spec.begin(), spec.end(), ';', ' ');
   std::istringstream in(spec);
   std::string item;
+  const auto bad = [&]() {
+    return InputError(where + ": expected PEs as \"row,col\" pairs of non-negative integers " +
+                      "separated by spaces or ';', each once (e.g. \"0,0 1,2\"), found \"" + text +
+                      "\"");
+  };
+  const auto digits = [](const std::string& t) {
+    return !t.empty() && t.size() <= 6 &&
+           std::all_of(t.begin(), t.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; });
+  };
   while (in >> item) {
-    TracedPe pe;
-    char comma = 0;
-    std::istringstream one(item);
-    if (!(one >> pe.row >> comma >> pe.col) || comma != ',' || !one.eof()) {
-      throw InputError(where +
-                       ": expected PEs as \"row,col\" pairs separated by spaces or ';' "
-                       "(e.g. \"0,0 1,2\"), found \"" +
-                       text + "\"");
+    const auto comma = item.find(',');
+    const std::string row = item.substr(0, comma);
+    const std::string col = comma == std::string::npos ? "" : item.substr(comma + 1);
+    if (!digits(row) || !digits(col)) throw bad();
+    const TracedPe pe{std::stoull(row), std::stoull(col)};
+    if (std::any_of(pes.begin(), pes.end(),
+                    [&](const TracedPe& p) { return p.row == pe.row && p.col == pe.col; })) {
+      throw bad();
     }
     pes.push_back(pe);
   }
@@ -48,7 +57,8 @@ SimSettings SimSettings::from_config(ConfigNode& root) {
                                                                                 : Fidelity::kTile;
   s.seed = static_cast<uint64_t>(sim.get_int("seed", 1, 0, int64_t{1} << 62));
   const std::string pes = sim.get_string("vcd_pes", "");
-  s.vcd_pes = parse_pes(pes, sim.path().empty() ? "vcd_pes" : sim.path() + ".vcd_pes");
+  s.vcd_pes_origin = sim.origin_of("vcd_pes");
+  s.vcd_pes = parse_pes(pes, s.vcd_pes_origin + ": sim.vcd_pes");
   sim.finish();
   return s;
 }
@@ -75,6 +85,16 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
   core.finish();
   accelerator.finish();
 
+  // Every traced PE must exist in some array.
+  for (const TracedPe& pe : settings.vcd_pes) {
+    const bool found = std::any_of(slots_.begin(), slots_.end(),
+                                   [&](const Slot& s) { return s.unit->has_pe(pe.row, pe.col); });
+    if (!found) {
+      throw InputError(settings.vcd_pes_origin + ": sim.vcd_pes: PE " + std::to_string(pe.row) +
+                       "," + std::to_string(pe.col) + " is outside every array of the core");
+    }
+  }
+
   // Every op must have a unit able to run it, before anything runs.
   op_slot_.reserve(workload.ops.size());
   for (const Op& op : workload.ops) {
@@ -92,19 +112,15 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
 
 Accelerator::~Accelerator() = default;
 
+// The specialised units first; the MAC array takes every GEMM they leave.
 std::size_t Accelerator::route(const Op& op) const {
-  const char* role = "mac_array";
-  if (op.type == OpType::kQuantize) {
-    role = "rescale";
-  } else if (op.type == OpType::kVector) {
-    role = "sfu";
-  } else if (is_int4_fp4_gemm(op)) {
-    role = "log_grad";
+  for (const char* role : {"log_grad", "rescale", "sfu", "mac_array"}) {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].role == role && slots_[i].unit->accepts(op)) return i;
+    }
   }
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].role == role) return i;
-  }
-  throw std::logic_error(std::string("no unit for role ") + role);
+  throw InputError(workload_.file + ": op \"" + op.name + "\": no unit of the core runs a " +
+                   to_string(op.type) + " op");
 }
 
 std::vector<std::pair<std::string, std::string>> Accelerator::required_energy_events() const {
@@ -147,7 +163,9 @@ RunResult Accelerator::result() const {
   r.hardware = {{"cores", 1}, {"fidelity", to_string(settings_.fidelity)}};
   for (const Slot& s : slots_) r.hardware[s.role] = s.unit->describe();
   r.hardware["memory"] = "ideal";
-  r.peak_macs_per_cycle = slots_.front().unit->peak_macs_per_cycle();
+  for (const Slot& s : slots_) {
+    r.peak_macs_per_cycle = std::max(r.peak_macs_per_cycle, s.unit->peak_macs_per_cycle());
+  }
   for (std::size_t i = 0; i < records_.size(); ++i) {
     const OpRecord& rec = records_[i];
     OpResult o;

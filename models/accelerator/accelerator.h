@@ -32,6 +32,7 @@ struct SimSettings {
   Fidelity fidelity = Fidelity::kTile;  // sim.fidelity
   uint64_t seed = 1;                    // sim.seed
   std::vector<TracedPe> vcd_pes;        // sim.vcd_pes: PEs whose registers go to a VCD file
+  std::string vcd_pes_origin;           // where sim.vcd_pes came from, for messages
 
   // Reads `clock` and `sim` from the root of a config.
   static SimSettings from_config(ConfigNode& root);

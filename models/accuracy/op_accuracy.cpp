@@ -288,6 +288,10 @@ void prepare_quantize_data(const Op& op, QuantizeData& data) {
                      " (shape " + shape_text(x.shape) + ")");
   }
   data.input = x.values;
+  // The values arrive in the format the op names: FP16 results are FP16 (beyond 65504: inf).
+  if (op.precision.a == Precision::kFp16) {
+    for (float& v : data.input) v = static_cast<float>(nn::round_to_fp16(v));
+  }
   data.pact_alpha = t.pact_alpha;
   data.grad_scale_log2 = t.grad_scale_log2;
 }

@@ -72,6 +72,13 @@ class ComputeUnit : public sc_core::sc_module {
   virtual Json describe() const = 0;
   // MACs per cycle at full use in the unit's widest mode (0 for units that do no MACs).
   virtual uint64_t peak_macs_per_cycle() const { return 0; }
+  // Whether this unit, whatever its configuration, is the one that runs ops like `op`.
+  virtual bool accepts(const Op& op) const = 0;
+  // Whether the unit has a PE at (row, col) whose registers can be traced.
+  virtual bool has_pe(uint64_t row, uint64_t col) const {
+    (void)row, (void)col;
+    return false;
+  }
 
   // The record of the op last reported on `done`.
   const UnitOpRecord& last_record() const { return record_; }

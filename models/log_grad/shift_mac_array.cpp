@@ -38,6 +38,11 @@ void ShiftMacArray::check(const Op& op) const {
                      "\": the log-domain gradient unit runs INT4 x FP4 GEMMs, not " +
                      to_string(op.precision.a) + " x " + to_string(op.precision.b));
   }
+  check_size(op);
+}
+
+uint64_t ShiftMacArray::peak_macs_per_cycle() const {
+  return params_.array.rows * params_.array.cols * params_.ways * params_.simd;
 }
 
 PeMode ShiftMacArray::mode_of(const Op&) const { return {params_.simd, params_.ways}; }

@@ -14,6 +14,9 @@
 
 namespace nibble {
 
+// Whether `op` is an INT4×FP4 GEMM (either operand order), the work of this unit.
+bool is_int4_fp4_gemm(const Op& op);
+
 struct ShiftMacParams {
   SystolicUnitParams array;
   uint32_t ways = 4;  // products per lane per cycle (inner-product width)
@@ -27,8 +30,10 @@ class ShiftMacArray : public SystolicUnit {
   ShiftMacArray(sc_core::sc_module_name name, const ShiftMacParams& params,
                 const UnitContext& context);
 
+  bool accepts(const Op& op) const override { return is_int4_fp4_gemm(op); }
   void check(const Op& op) const override;
   Json describe() const override;
+  uint64_t peak_macs_per_cycle() const override;
 
  protected:
   PeMode mode_of(const Op& op) const override;
@@ -39,9 +44,6 @@ class ShiftMacArray : public SystolicUnit {
  private:
   ShiftMacParams params_;
 };
-
-// Whether `op` is an INT4×FP4 GEMM (either operand order), the work of this unit.
-bool is_int4_fp4_gemm(const Op& op);
 
 std::unique_ptr<ComputeUnit> make_shift_mac_array(const char* name, ConfigNode& node,
                                                   const UnitContext& context);

@@ -51,8 +51,10 @@ void SystolicArray::check(const Op& op) const {
     throw InputError("op \"" + op.name + "\" (" + to_string(op.precision.a) + " x " +
                      to_string(op.precision.b) + ") needs a \"" + mode +
                      "\" mode, which no PE of the MAC array has (accelerator.core.mac_array.modes: "
-                     "int2, int4, int8, hfp8, fp16, fp32)");
+                     "int2, int4, int8, hfp8, fp16, fp32; INT4 x FP4 GEMMs run on the "
+                     "log-domain gradient unit)");
   }
+  check_size(op);
 }
 
 uint64_t SystolicArray::peak_macs_per_cycle() const {

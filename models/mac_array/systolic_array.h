@@ -30,6 +30,7 @@ class SystolicArray : public SystolicUnit {
   SystolicArray(sc_core::sc_module_name name, const SystolicParams& params,
                 const UnitContext& context);
 
+  bool accepts(const Op& op) const override { return op.is_gemm(); }
   void check(const Op& op) const override;
   Json describe() const override;
   uint64_t peak_macs_per_cycle() const override;

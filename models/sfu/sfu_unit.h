@@ -61,6 +61,7 @@ class SfuUnit : public ComputeUnit {
  public:
   SfuUnit(sc_core::sc_module_name name, const SfuParams& params, const UnitContext& context);
 
+  bool accepts(const Op& op) const override { return op.type == OpType::kVector; }
   void check(const Op& op) const override;
   std::vector<std::string> energy_events(const Op& op) const override;
   void add_stats(Stats& stats, const std::string& prefix) const override;

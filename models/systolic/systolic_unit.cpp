@@ -1,9 +1,11 @@
 #include "models/systolic/systolic_unit.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 #include <stdexcept>
 
+#include "models/numerics/prng.h"
 #include "sim/error.h"
 
 namespace nibble {
@@ -76,13 +78,49 @@ SystolicUnit::SystolicUnit(sc_core::sc_module_name name, const SystolicUnitParam
   }
 }
 
-GemmValueParams SystolicUnit::value_params(const Op& op) const {
+uint64_t SystolicUnit::peak_macs_per_cycle() const { return params_.rows * params_.cols; }
+
+void SystolicUnit::check_size(const Op& op) const {
+  const PeMode mode = mode_of(op);
+  const FoldMapping m = map_gemm(op.gemm, params_.dataflow, params_.shape(), mode);
+  const GemmShape lane = lane_gemm(op.gemm, params_.dataflow, mode);
+  const std::string what = "op \"" + op.name + "\" (M=" + std::to_string(op.gemm.m) +
+                           ", N=" + std::to_string(op.gemm.n) + ", K=" + std::to_string(op.gemm.k) +
+                           ")";
+  // The cycle-stepped grid indexes operands with 32 bits.
+  constexpr uint64_t kGridLimit = uint64_t{1} << 31;
+  if (context_.fidelity == Fidelity::kCycle &&
+      (lane.m > kGridLimit || lane.n > kGridLimit || lane.k > kGridLimit)) {
+    throw InputError(what + ": a dimension is beyond 2^31, the largest the cycle-stepped PE grid " +
+                     "indexes (sim.fidelity \"cycle\"); run it with sim.fidelity \"tile\"");
+  }
+  // Estimates in double (exact enough for a bound): the op's cycles in picoseconds and its
+  // operand traffic in bits must stay well inside 64-bit counters.
+  const FoldTiming t = fold_timing(params_.dataflow, params_.schedule, params_.shape(), m.t);
+  const double folds = static_cast<double>(m.row_folds) * static_cast<double>(m.col_folds);
+  const double cycles = static_cast<double>(t.preload) +
+                        (folds - 1) * static_cast<double>(t.interval) + static_cast<double>(t.last);
+  const double g_m = static_cast<double>(op.gemm.m), g_n = static_cast<double>(op.gemm.n),
+               g_k = static_cast<double>(op.gemm.k);
+  const double traffic_bits =
+      (g_m * g_k + g_k * g_n + g_m * g_n) *
+      (static_cast<double>(m.row_folds) + static_cast<double>(m.col_folds)) * 64;
+  const double limit = std::ldexp(1.0, 62);
+  if (cycles * static_cast<double>(context_.clock->period_ps()) >= limit || traffic_bits >= limit) {
+    throw InputError(what + " on " + basename() + " would take about " +
+                     std::to_string(static_cast<uint64_t>(cycles)) +
+                     " cycles: beyond what 64-bit cycle, time and traffic counters hold; split it");
+  }
+}
+
+GemmValueParams SystolicUnit::value_params(const Op& op, uint32_t index) const {
   GemmValueParams p;
   p.acc_bits = params_.acc_bits;
   p.acc_saturate = params_.acc_saturate;
   p.fp16_chunk = params_.fp16_chunk;
   p.stochastic = params_.stochastic_rounding;
-  p.seed = context_.seed;
+  // Each op rounds with its own random streams, so identical ops do not round identically.
+  p.seed = numerics::derive_seed(context_.seed, index);
   p.fp32_out = op.precision.out == Precision::kFp32;
   return p;
 }
@@ -147,13 +185,13 @@ void SystolicUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
 
   uint64_t cycles = 0;
   if (context_.fidelity == Fidelity::kTile) {
-    if (values != nullptr) compute_gemm_values(op.gemm, *values, value_params(op));
+    if (values != nullptr) compute_gemm_values(op.gemm, *values, value_params(op, index));
     run_tile(op, m, cycles);
   } else {
     std::unique_ptr<GemmValueEngine> engine;
     if (values != nullptr) {
       engine = std::make_unique<GemmValueEngine>(op.gemm, params_.dataflow, mode, *values,
-                                                 value_params(op));
+                                                 value_params(op, index));
     }
     run_cycle(op, mode, engine.get(), cycles);
     if (engine) engine->finish();
@@ -162,8 +200,10 @@ void SystolicUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   const Traffic t = fold_traffic(op, m, mode);
   const uint64_t psum_buffer =
       params_.dataflow != Dataflow::kOs && m.row_folds > 1
-          ? m.t * (params_.dataflow == Dataflow::kIs ? op.gemm.m : op.gemm.n) *
-                psum_bits(op, params_.acc_bits) / 8
+          ? (m.t * (params_.dataflow == Dataflow::kIs ? op.gemm.m : op.gemm.n) *
+                 psum_bits(op, params_.acc_bits) +
+             7) /
+                8
           : 0;
   counters_.ops += 1;
   counters_.macs += op.gemm.macs();

@@ -68,8 +68,15 @@ class SystolicUnit : public ComputeUnit {
   virtual std::string mode_name(const Op& op) const = 0;
   // The energy-table event of one MAC of `op`.
   virtual std::string mac_event(const Op& op) const = 0;
-  // Value-computation settings for `op`.
-  virtual GemmValueParams value_params(const Op& op) const;
+  // Value-computation settings for op `index`.
+  virtual GemmValueParams value_params(const Op& op, uint32_t index) const;
+  // Throws InputError when `op`, in its mode, is beyond what can be simulated: cycles or traffic
+  // past 64-bit counters and picosecond time, or (cycle fidelity) dimensions past the PE grid's.
+  void check_size(const Op& op) const;
+  bool has_pe(uint64_t row, uint64_t col) const override {
+    return row < params_.rows && col < params_.cols;
+  }
+  uint64_t peak_macs_per_cycle() const override;
 
   void execute(uint32_t index, const Op& op, UnitOpRecord& record) override;
   std::vector<std::string> energy_events(const Op& op) const override;

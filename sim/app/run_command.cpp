@@ -165,16 +165,12 @@ int run_command(int argc, char* argv[]) {
     throw InputError(doc.origin_of("sim.vcd_pes") +
                      ": sim.vcd_pes: waveforms need sim.fidelity \"cycle\", found \"tile\"");
   }
+  // The writer writes nothing before the simulation's first cycle; its file is opened only once
+  // every input has been checked, so bad input leaves nothing behind.
   std::ofstream vcd_file;
   std::unique_ptr<VcdWriter> vcd;
   const fs::path vcd_tmp = fs::path(out_dir) / ".waves.vcd.tmp";
-  if (!settings.vcd_pes.empty()) {
-    std::error_code ec;
-    fs::create_directories(out_dir, ec);
-    vcd_file.open(vcd_tmp, std::ios::binary | std::ios::trunc);
-    if (!vcd_file) throw InputError(vcd_tmp.string() + ": cannot write the waveform file");
-    vcd = std::make_unique<VcdWriter>(vcd_file, "1ps");
-  }
+  if (!settings.vcd_pes.empty()) vcd = std::make_unique<VcdWriter>(vcd_file, "1ps");
 
   // Elaboration builds the units from config and checks that each op has one that can run it.
   Accelerator top("accelerator", root.child("accelerator"), settings, workload, &prepared.data,
@@ -188,8 +184,23 @@ int run_command(int argc, char* argv[]) {
     }
   }
 
+  if (vcd) {
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    vcd_file.open(vcd_tmp, std::ios::binary | std::ios::trunc);
+    if (!vcd_file) throw InputError(vcd_tmp.string() + ": cannot write the waveform file");
+  }
   install_interrupt_handlers();
-  sc_core::sc_start();
+  try {
+    sc_core::sc_start();
+  } catch (...) {
+    if (vcd) {
+      vcd_file.close();
+      std::error_code ec;
+      fs::remove(vcd_tmp, ec);
+    }
+    throw;
+  }
   const RunResult result = top.result();
   std::vector<Json> accuracy = finish_accuracy(workload, prepared, result.ops.size());
   if (vcd) {

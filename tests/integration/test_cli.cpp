@@ -303,6 +303,10 @@ TEST_P(CliBadInput, OneLineErrorExitTwoAndNoReport) {
   std::ofstream(dir / "gelu.json")
       << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "act", "type": "vector",
             "pass": "fwd", "function": "gelu", "elements": 10}]})";
+  std::ofstream(dir / "qfp4.json")
+      << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "q", "type": "quantize",
+            "pass": "bwd_data", "elements": 2, "to": "fp4",
+            "tensors": {"input": "x.npy", "pact_alpha": 1.0}}]})";
   std::ofstream(dir / "q8.json")
       << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "q", "type": "quantize",
             "pass": "fwd", "elements": 10, "to": "int8"}]})";
@@ -358,6 +362,21 @@ INSTANTIATE_TEST_SUITE_P(
                  "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
                  "--set sim.vcd_pes=0,0",
                  "sim.vcd_pes: waveforms need sim.fidelity \"cycle\""},
+        BadInput{"vcd_pe_outside_every_array",
+                 "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
+                 "--set sim.fidelity=cycle --set 'sim.vcd_pes=0,0 99,99'",
+                 "--set sim.vcd_pes=0,0 99,99: sim.vcd_pes: PE 99,99 is outside every array"},
+        BadInput{"vcd_with_an_op_no_unit_runs",
+                 "--config configs/default.json --workload $D/gelu.json --set sim.fidelity=cycle "
+                 "--set sim.vcd_pes=0,0",
+                 "vector function \"gelu\" is not known"},
+        BadInput{"quantize_parameter_it_does_not_use",
+                 "--config configs/default.json --workload $D/qfp4.json",
+                 "qfp4.json: .ops[0].tensors.pact_alpha: not used by a quantize op to \"fp4\""},
+        BadInput{"duplicate_vcd_pe",
+                 "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
+                 "--set sim.fidelity=cycle --set 'sim.vcd_pes=1,1 1,1'",
+                 "sim.vcd_pes: expected PEs as \"row,col\" pairs of non-negative integers"},
         BadInput{"bad_vcd_pes",
                  "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
                  "--set sim.fidelity=cycle --set sim.vcd_pes=0-0",

@@ -403,7 +403,50 @@ TEST(Accelerator, RefusesAModeTheArrayDoesNotHave) {
               Accelerator top("accelerator", root.child("accelerator"), SimSettings{}, w);
             }),
             "t.json: op \"fp4fp4\" (fp4 x fp4) needs a \"fp4\" mode, which no PE of the MAC array "
-            "has (accelerator.core.mac_array.modes: int2, int4, int8, hfp8, fp16, fp32)");
+            "has (accelerator.core.mac_array.modes: int2, int4, int8, hfp8, fp16, fp32; INT4 x FP4 "
+            "GEMMs run on the log-domain gradient unit)");
+}
+
+TEST(Accelerator, RefusesOpsBeyondWhatCanBeSimulated) {
+  // fp32 M=K=2^30, N=1 on an 8×8 os array: 2^27 folds of T = 2^30 cycles, about 2^57 cycles,
+  // or 2^67 ps at 1 GHz: past 64-bit time. Refused before anything runs.
+  Workload w;
+  w.file = "t.json";
+  Op a;
+  a.name = "huge";
+  a.gemm = {uint64_t{1} << 30, 1, uint64_t{1} << 30};
+  a.precision = {Precision::kFp32, Precision::kFp32, Precision::kFp32};
+  w.ops = {a};
+  const ConfigDoc doc = ConfigDoc::from_json(Json::object(), "config");
+  Json resolved = Json::object();
+  ConfigNode root(doc, &resolved);
+  const std::string e = testing_support::error_of(
+      [&] { Accelerator top("accelerator", root.child("accelerator"), SimSettings{}, w); });
+  EXPECT_EQ(e.rfind("t.json: op \"huge\" (M=1073741824, N=1, K=1073741824) on mac_array would take "
+                    "about ",
+                    0),
+            0u)
+      << e;
+  EXPECT_NE(e.find("beyond what 64-bit cycle, time and traffic counters hold"), std::string::npos);
+}
+
+TEST(Accelerator, CycleFidelityRefusesDimensionsBeyondTheGrid) {
+  // A lowered conv can exceed the 2^31 the stepped grid indexes; tile fidelity runs it.
+  Workload w;
+  w.file = "t.json";
+  Op a;
+  a.name = "wide";
+  a.gemm = {uint64_t{1} << 32, 1, 1};
+  w.ops = {a};
+  const ConfigDoc doc = ConfigDoc::from_json(Json::object(), "config");
+  Json resolved = Json::object();
+  ConfigNode root(doc, &resolved);
+  SimSettings cycle;
+  cycle.fidelity = Fidelity::kCycle;
+  EXPECT_NE(testing_support::error_of([&] {
+              Accelerator top("accelerator", root.child("accelerator"), cycle, w);
+            }).find("a dimension is beyond 2^31, the largest the cycle-stepped PE grid indexes"),
+            std::string::npos);
 }
 
 }  // namespace
