@@ -51,6 +51,13 @@ std::string ShiftMacArray::mode_name(const Op& op) const {
   return odd_phase(op.pass) ? "int4_fp4_odd" : "int4_fp4_even";
 }
 
+// Each lane sums its `ways` shift products exactly before one FP16 add.
+GemmValueParams ShiftMacArray::value_params(const Op& op, uint32_t index) const {
+  GemmValueParams p = SystolicUnit::value_params(op, index);
+  p.group = params_.ways;
+  return p;
+}
+
 // One shift-MAC whichever integer width rides the 4-bit shifter.
 std::string ShiftMacArray::mac_event(const Op&) const { return "mac.int4_fp4"; }
 

@@ -39,6 +39,7 @@ class ShiftMacArray : public SystolicUnit {
   PeMode mode_of(const Op& op) const override;
   std::string mode_name(const Op& op) const override;
   std::string mac_event(const Op& op) const override;
+  GemmValueParams value_params(const Op& op, uint32_t index) const override;
   void execute(uint32_t index, const Op& op, UnitOpRecord& record) override;
 
  private:

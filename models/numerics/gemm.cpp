@@ -55,12 +55,15 @@ void int_gemm_no_overflow(const int8_t* a, const int8_t* b, const GemmShape& s, 
 // FP16-accumulating GEMM with RNE, loops i-k-j so the inner loop streams a row of B. Chunk
 // boundaries depend only on k, so every element of a row closes its chunk at the same k.
 // `make_row(i, k)` returns a functor giving the exact product for column j.
+// With group > 1 the products of `group` consecutive k are summed exactly first (shift-MAC
+// products are integers times 2^-6, so a double holds any such sum) and each group is one add.
 template <typename MakeRow>
-void fp16_gemm_rne(const GemmShape& s, int64_t chunk_length, MakeRow make_row, bool halve,
-                   float* c) {
+void fp16_gemm_rne(const GemmShape& s, int64_t chunk_length, int64_t group, MakeRow make_row,
+                   bool halve, float* c) {
   const size_t n = static_cast<size_t>(s.n);
   std::vector<double> chunk(n);
   std::vector<double> total(n);
+  std::vector<double> inner(n);
   for (int64_t i = 0; i < s.m; ++i) {
     std::fill(chunk.begin(), chunk.end(), 0.0);
     std::fill(total.begin(), total.end(), 0.0);
@@ -72,10 +75,22 @@ void fp16_gemm_rne(const GemmShape& s, int64_t chunk_length, MakeRow make_row, b
       }
       in_chunk = 0;
     };
+    int64_t in_group = 0;
     for (int64_t k = 0; k < s.k; ++k) {
       const auto row = make_row(i, k);
       double* ch = chunk.data();
-      for (size_t j = 0; j < n; ++j) ch[j] = round_to_fp16(ch[j] + row(j));
+      if (group == 1) {
+        for (size_t j = 0; j < n; ++j) ch[j] = round_to_fp16(ch[j] + row(j));
+      } else {
+        double* g = inner.data();
+        for (size_t j = 0; j < n; ++j) g[j] += row(j);
+        if (++in_group < group && k + 1 < s.k) continue;
+        for (size_t j = 0; j < n; ++j) {
+          ch[j] = round_to_fp16(ch[j] + g[j]);
+          g[j] = 0.0;
+        }
+        in_group = 0;
+      }
       if (++in_chunk == chunk_length) close_chunk();
     }
     if (in_chunk > 0) close_chunk();
@@ -94,7 +109,11 @@ void fp16_gemm_stochastic(const GemmShape& s, const Fp16AccumParams& p, Term ter
   for (int64_t i = 0; i < s.m; ++i) {
     for (int64_t j = 0; j < s.n; ++j) {
       Fp16Accumulator acc(p, static_cast<uint64_t>(i * s.n + j));
-      for (int64_t k = 0; k < s.k; ++k) acc.add(term(i, k, j));
+      for (int64_t k0 = 0; k0 < s.k; k0 += p.group) {
+        double inner = 0.0;  // exact: see fp16_gemm_rne
+        for (int64_t k = k0; k < std::min(s.k, k0 + p.group); ++k) inner += term(i, k, j);
+        acc.add(inner);
+      }
       const double v = acc.finish();
       c[idx(i, s.n, j)] = static_cast<float>(halve ? fp16_halve(v) : v);
     }
@@ -108,10 +127,14 @@ void fp16_gemm(const GemmShape& s, const Fp16AccumParams& p, MakeRow make_row, T
     throw std::invalid_argument("Fp16AccumParams: chunk_length must be >= 0, got " +
                                 std::to_string(p.chunk_length));
   }
+  if (p.group < 1) {
+    throw std::invalid_argument("Fp16AccumParams: group must be >= 1, got " +
+                                std::to_string(p.group));
+  }
   if (p.stochastic) {
     fp16_gemm_stochastic(s, p, term, halve, c);
   } else {
-    fp16_gemm_rne(s, p.chunk_length, make_row, halve, c);
+    fp16_gemm_rne(s, p.chunk_length, p.group, make_row, halve, c);
   }
 }
 
@@ -259,6 +282,10 @@ namespace {
 
 void float_operand_gemm(const std::vector<float>& av, const std::vector<float>& bv,
                         const GemmShape& s, const Fp16AccumParams& params, float* c) {
+  if (params.group != 1) {
+    // A sum of float products is not exact in a double in general.
+    throw std::invalid_argument("Fp16AccumParams: group applies to shift-MAC kernels only");
+  }
   const float* ap = av.data();
   const float* bp = bv.data();
   // A product of two <= 11-bit significands is exact in double.

@@ -47,8 +47,9 @@ IntGemmStats gemm_int(const int8_t* a, const IntFormat& fa, const int8_t* b, con
                       OutputFormat out, float* c);
 
 // INT4 weights or UINT4 (PACT) activations (A, codes of `fa`, at most 4 bits) x radix-4 FP4
-// gradient codes (B), shift-MAC, FP16 accumulation with chunking. `phase` kOdd halves the final
-// FP16 result (exponent decrement, Sec. 6).
+// gradient codes (B), shift-MAC, FP16 accumulation with chunking; params.group > 1 sums that many
+// consecutive products exactly before each FP16 add (a group-way inner-product engine). `phase`
+// kOdd halves the final FP16 result (exponent decrement, Sec. 6).
 void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& shape, Fp4Phase phase,
                    const Fp16AccumParams& params, float* c, const IntFormat& fa = kInt4);
 // The same engine with the FP4 operand on the left (e.g. dX = dY x W^T).

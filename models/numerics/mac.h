@@ -36,9 +36,13 @@ void mac_int(const int8_t* a, const int8_t* b, size_t k, IntAccumulator& acc);
 // How FP16 sums are rounded. chunk_length 0 (or >= K) means one running sum; otherwise each run
 // of chunk_length terms is summed in FP16 and the chunk sums are summed in FP16 (Wang 2018).
 struct Fp16AccumParams {
-  int64_t chunk_length = 64;
-  bool stochastic = false;  // stochastic rounding of every partial sum, else RNE
+  int64_t chunk_length = 64;  // accumulator adds per chunk
+  bool stochastic = false;    // stochastic rounding of every partial sum, else RNE
   uint64_t seed = 1;
+  // Shift-MAC kernels only: products summed exactly (an inner product of `group` consecutive k)
+  // before one FP16 add, as a `group`-way INT4 x FP4 engine does (Sun et al.: 4-way). The last
+  // group of a row may be shorter. 1: one add per product.
+  int64_t group = 1;
 };
 
 // An FP16 accumulator with chunking, the MAC engine's adder + rounder.

@@ -18,8 +18,8 @@ bool small_int(const OperandMatrix& o) {
 
 std::string int_name(const OperandMatrix& o) { return o.int_format.is_signed ? "int" : "uint"; }
 
-nn::Fp16AccumParams fp16_params(const GemmValueParams& p) {
-  return {p.fp16_chunk, p.stochastic, p.seed};
+nn::Fp16AccumParams fp16_params(const GemmValueParams& p, int64_t group = 1) {
+  return {p.fp16_chunk, p.stochastic, p.seed, group};
 }
 
 nn::GemmShape shape_of(const GemmShape& g) {
@@ -81,11 +81,11 @@ void compute_gemm_values(const GemmShape& g, GemmData& d, const GemmValueParams&
             .overflows;
     d.c_scale = 1;  // applied inside, as the rescale of the accumulator
   } else if (a.kind == OperandKind::kInt) {
-    nn::gemm_int4_fp4(a.ints.data(), b.bytes.data(), s, d.phase, fp16_params(p), d.c.data(),
-                      a.int_format);
+    nn::gemm_int4_fp4(a.ints.data(), b.bytes.data(), s, d.phase, fp16_params(p, p.group),
+                      d.c.data(), a.int_format);
   } else if (b.kind == OperandKind::kInt) {
-    nn::gemm_fp4_int4(a.bytes.data(), b.ints.data(), s, d.phase, fp16_params(p), d.c.data(),
-                      b.int_format);
+    nn::gemm_fp4_int4(a.bytes.data(), b.ints.data(), s, d.phase, fp16_params(p, p.group),
+                      d.c.data(), b.int_format);
   } else if (a.kind == OperandKind::kFp16) {
     nn::gemm_fp16(a.halves.data(), b.halves.data(), s, fp16_params(p), d.c.data());
   } else if (a.kind == OperandKind::kHfp8) {
@@ -120,6 +120,12 @@ GemmValueEngine::GemmValueEngine(const GemmShape& gemm, Dataflow dataflow, const
   kind_ = a.kind == OperandKind::kInt   ? Kind::kIntFp4
           : b.kind == OperandKind::kInt ? Kind::kFp4Int
                                         : Kind::kFloat16;
+  // A group is one lane's inner product, so it must be the PE's dot width.
+  if (kind_ != Kind::kFloat16 && params.group != 1 && params.group != int64_t{mode.dot}) {
+    throw std::logic_error("GemmValueEngine: shift-MAC group " + std::to_string(params.group) +
+                           " is not the PE's dot width " + std::to_string(mode.dot));
+  }
+  grouped_ = kind_ != Kind::kFloat16 && params.group > 1;
   if (kind_ == Kind::kFloat16) {
     a_values_ = decode_floats(a);
     b_values_ = decode_floats(b);
@@ -139,18 +145,37 @@ void GemmValueEngine::mac(uint64_t m, uint64_t n, uint64_t k) {
   const uint64_t k0 = k * mode_.dot, k1 = std::min(gemm_.k, k0 + mode_.dot);
   for (uint64_t mi = m0; mi < m1; ++mi) {
     for (uint64_t ni = n0; ni < n1; ++ni) {
-      for (uint64_t ki = k0; ki < k1; ++ki) product(mi, ni, ki);
+      if (grouped_) {
+        // One lane's inner product: its shift products summed exactly, then one FP16 add.
+        double inner = 0.0;
+        for (uint64_t ki = k0; ki < k1; ++ki) inner += shift_product(mi, ni, ki);
+        halves_[mi * gemm_.n + ni].add(inner);
+      } else {
+        for (uint64_t ki = k0; ki < k1; ++ki) product(mi, ni, ki);
+      }
     }
   }
 }
 
-void GemmValueEngine::product(uint64_t m, uint64_t n, uint64_t k) {
+double GemmValueEngine::shift_product(uint64_t m, uint64_t n, uint64_t k) {
+  claim(m, n, k);
+  const std::size_t ia = m * gemm_.k + k, ib = k * gemm_.n + n;
+  return kind_ == Kind::kIntFp4 ? nn::shift_mul_value(data_.a.ints[ia], data_.b.bytes[ib])
+                                : nn::shift_mul_value(data_.b.ints[ib], data_.a.bytes[ia]);
+}
+
+void GemmValueEngine::claim(uint64_t m, uint64_t n, uint64_t k) {
   const std::size_t out = m * gemm_.n + n;
   if (m >= gemm_.m || n >= gemm_.n || next_k_[out] != k) {
     throw std::logic_error("PE grid: MAC (m " + std::to_string(m) + ", n " + std::to_string(n) +
                            ", k " + std::to_string(k) + ") out of order or out of range");
   }
   ++next_k_[out];
+}
+
+void GemmValueEngine::product(uint64_t m, uint64_t n, uint64_t k) {
+  claim(m, n, k);
+  const std::size_t out = m * gemm_.n + n;
   const std::size_t ia = m * gemm_.k + k, ib = k * gemm_.n + n;
   switch (kind_) {
     case Kind::kInt:

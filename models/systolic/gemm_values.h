@@ -9,9 +9,10 @@
 // fidelities give bit-identical results, and a grid that dropped, repeated or reordered a MAC
 // would be caught.
 //
-// Known simplification: a PE mode with dot > 1 (an inner product of `dot` products per cycle)
-// still rounds once per product, as the reference kernels do; a real adder tree that sums the
-// `dot` products exactly before one rounding can differ in the last FP16 bit.
+// The shift-MAC engine (group = its `ways`) sums each lane's `ways` exact INT4×FP4 products before
+// one FP16 add, in both fidelities. Known simplification: the float modes of the MAC array with
+// dot > 1 (HFP8's fused multiply-multiply-accumulate) still round once per product; a real FMMA
+// that aligns both products before one rounding can differ in the last FP16 bit.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,7 @@ struct GemmValueParams {
   bool stochastic = false;    // stochastic rounding of FP16 partial sums
   uint64_t seed = 1;          // of the stochastic rounding streams
   bool fp32_out = false;      // integer results converted to FP32 (else FP16)
+  int64_t group = 1;          // shift-MAC: products summed exactly per FP16 add (= the PE's dot)
 };
 
 // Whether a kernel exists for the operand pair, and its name ("int4 x fp4 shift-MAC, ...").
@@ -57,6 +59,8 @@ class GemmValueEngine : public MacSink {
  private:
   enum class Kind { kInt, kIntFp4, kFp4Int, kFloat16, kFp32 };
   void product(uint64_t m, uint64_t n, uint64_t k);
+  double shift_product(uint64_t m, uint64_t n, uint64_t k);
+  void claim(uint64_t m, uint64_t n, uint64_t k);  // checks and records that (m, n, k) is next
 
   GemmShape gemm_;
   Dataflow dataflow_;
@@ -64,6 +68,7 @@ class GemmValueEngine : public MacSink {
   GemmData& data_;
   GemmValueParams params_;
   Kind kind_ = Kind::kInt;
+  bool grouped_ = false;          // shift-MAC: one FP16 add per lane inner product
   std::vector<uint64_t> next_k_;  // per output: the k it must see next
   std::vector<numerics::IntAccumulator> ints_;
   std::vector<numerics::Fp16Accumulator> halves_;

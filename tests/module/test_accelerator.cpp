@@ -316,6 +316,10 @@ TEST_P(ValueSweep, SteppedGridValuesEqualTheKernelsBitForBit) {
   uint64_t overflows = 0;
   for (std::size_t i = 0; i < w.ops.size(); ++i) {
     p.fp32_out = w.ops[i].precision.out == Precision::kFp32;
+    // The shift-MAC sums each lane's `ways` (= dot) products exactly before one FP16 add.
+    const bool shift_mac =
+        w.ops[i].precision.a == Precision::kFp4 || w.ops[i].precision.b == Precision::kFp4;
+    p.group = shift_mac ? c.dot : 1;
     compute_gemm_values(w.ops[i].gemm, *expected[i].gemm, p);
     overflows += expected[i].gemm->acc_overflows;
   }

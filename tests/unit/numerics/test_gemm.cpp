@@ -177,6 +177,31 @@ TEST(GemmInt4Fp4, SmallExactCase) {
   EXPECT_EQ(c, 448.0f);
 }
 
+TEST(GemmInt4Fp4, FourWayInnerProductsRoundOncePerGroup) {
+  // K = 12, one output. k 0..7: 4 × 64 = 256 (FP4 code 7 = 4^3); k 8..11: 2 × 1/4 = 0.5 (code 3).
+  // One add per product: the sum reaches 2048 exactly, where the FP16 ulp is 2, and each 0.5 is
+  // under half an ulp: 2048 + 0.5 rounds back to 2048 four times → 2048.
+  // 4-way groups: 1024, 1024, then 0.5·4 = 2 summed exactly before one add: 2048 + 2 = 2050.
+  std::vector<int8_t> a(12, 4);
+  std::vector<uint8_t> b(12, 7);
+  for (int k = 8; k < 12; ++k) a[k] = 2, b[k] = 3;
+  float c = 0.0f;
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 12}, Fp4Phase::kEven, {0, false, 1, 1}, &c);
+  EXPECT_EQ(c, 2048.0f);
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 12}, Fp4Phase::kEven, {0, false, 1, 4}, &c);
+  EXPECT_EQ(c, 2050.0f);
+  // The stochastic path groups the same way: its RNE-free sums are exact here (2050 needs no
+  // rounding), so it agrees.
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 12}, Fp4Phase::kEven, {0, true, 1, 4}, &c);
+  EXPECT_EQ(c, 2050.0f);
+  // A last group may be short: K = 12 in groups of 5 is 5 + 5 + 2: 1280, then 1280 + (256·3 +
+  // 0.5·2 = 769) = 2049 → RNE to even at ulp 2: 2048; then + 1 (0.5·2) = 2049 → 2048.
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 12}, Fp4Phase::kEven, {0, false, 1, 5}, &c);
+  EXPECT_EQ(c, 2048.0f);
+  EXPECT_THROW(gemm_int4_fp4(a.data(), b.data(), {1, 1, 12}, Fp4Phase::kEven, {0, false, 1, 0}, &c),
+               std::invalid_argument);
+}
+
 TEST(GemmInt4Fp4, TakesUnsignedActivationsForTheUpdateGemm) {
   // dW = X^T dY with PACT activations 0..15: 15 * 4 + 12 * (-1/4) = 60 - 3 = 57 (exact in FP16).
   // FP4 codes: 5 = +4^(5-4) = 4; 0b1011 = 11 = -4^(3-4) = -1/4.
