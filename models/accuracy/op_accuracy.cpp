@@ -133,17 +133,6 @@ void set_metrics(const std::vector<double>& ref, const std::vector<double>& test
 
 }  // namespace
 
-// Within GradScale's range [2^-126, 2^127]: a gradient below 2^-121 cannot be lifted into the top
-// bin by a float scale.
-int grad_scale_fixed_point(const std::vector<float>& g) {
-  float m = 0;
-  for (float v : g) m = std::max(m, std::fabs(v));
-  if (m == 0) return 0;
-  int e = 0;
-  const double f = std::frexp(static_cast<double>(m), &e);  // m = f·2^e, f in [0.5, 1)
-  return std::clamp(f == 0.5 ? 7 - e : 6 - e, -126, 127);
-}
-
 namespace {
 
 OperandMatrix quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase phase,
@@ -180,7 +169,8 @@ OperandMatrix quantize(const Op& op, const Operand& o, Precision p, nn::Fp4Phase
       return q;
     }
     case Precision::kFp4: {
-      const int s = op.tensors->grad_scale_log2.value_or(grad_scale_fixed_point(v));
+      const int s =
+          op.tensors->grad_scale_log2.value_or(nn::grad_scale_fixed_point(v.data(), v.size()));
       std::vector<uint8_t> codes(v.size());
       const nn::TprTensorCounts counts = nn::fp4_quantize_tpr(
           v.data(), v.size(), s, phase == nn::Fp4Phase::kEven ? codes.data() : nullptr,

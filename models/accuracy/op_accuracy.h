@@ -61,8 +61,4 @@ OpAccuracy quantize_accuracy(const Op& op, const QuantizeData& data);
 // All of it at once, with the tile-fidelity kernels (for tests and tools).
 OpAccuracy evaluate_accuracy(const Op& op, const AccuracyParams& params);
 
-// GradScale at its fixed point: the power of two that puts max|g| in (32, 64], clamped to
-// [-126, 127]; 0 for an all-zero tensor.
-int grad_scale_fixed_point(const std::vector<float>& g);
-
 }  // namespace nibble

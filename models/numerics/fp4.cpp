@@ -1,4 +1,5 @@
 #include "models/numerics/fp4.h"
+#include <algorithm>
 
 #include <cmath>
 #include <cstring>
@@ -193,6 +194,18 @@ int GradScale::vote_for(const float* g, size_t n) const {
 void GradScale::apply_votes(int vote_sum) {
   if (vote_sum > 0 && log2_scale_ < max_log2_) ++log2_scale_;
   if (vote_sum < 0 && log2_scale_ > min_log2_) --log2_scale_;
+}
+
+// With m = f·2^e, f in [0.5, 1): m·2^(6−e) = 64f is in [32, 64), inside the bin (32, 64] unless
+// f = 0.5 exactly (m a power of two), where m·2^(7−e) = 64 is the bin's top instead. Within
+// GradScale's range: a gradient below 2^-121 cannot be lifted into the top bin by a float scale.
+int grad_scale_fixed_point(const float* g, size_t n) {
+  float m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(g[i]));  // keeps m when g[i] is NaN
+  if (m == 0) return 0;
+  int e = 0;
+  const double f = std::frexp(static_cast<double>(m), &e);
+  return std::clamp(f == 0.5 ? 7 - e : 6 - e, -126, 127);
 }
 
 }  // namespace nibble::numerics

@@ -71,6 +71,11 @@ TprTensorCounts fp4_quantize_tpr(const float* x, size_t n, int log2_scale, uint8
 uint8_t fp4_radix2_encode(float x, Fp4Counts* counts = nullptr);
 float fp4_radix2_decode(uint8_t code);
 
+// GradScale at its fixed point: the power of two s that puts max|g|·2^s in (32, 64], where the
+// vote rule below settles, clamped to [−126, 127]; 0 for an all-zero (or empty) tensor. NaNs are
+// passed over.
+int grad_scale_fixed_point(const float* g, size_t n);
+
 // GradScale (Sec. 3.2, Fig. 3(a)): a per-layer power-of-two gradient scale driven by votes.
 // Contract: vote() is 0 if max|g*scale| is in (32, 64], +1 if <= 32, -1 if > 64 (NaN counts as
 // > 64); apply_votes(sum) doubles the scale if sum > 0, halves it if < 0, holds at 0, clamped to

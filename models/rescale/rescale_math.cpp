@@ -37,19 +37,6 @@ double default_symmetric_alpha(const std::vector<float>& x) {
   return static_cast<double>(max);
 }
 
-// Kept identical to models/accuracy's grad_scale_fixed_point (including how it passes over NaN:
-// std::max keeps its first argument when the second is NaN). With m = f·2^e, f in [0.5, 1):
-// m·2^(6−e) = 64f is in [32, 64), which is in the bin (32, 64] unless f = 0.5 exactly (m a power
-// of two), where m·2^(7−e) = 64 is the bin's top instead.
-int default_grad_scale_log2(const std::vector<float>& g) {
-  float m = 0;
-  for (float v : g) m = std::max(m, std::fabs(v));
-  if (m == 0) return 0;
-  int e = 0;
-  const double f = std::frexp(static_cast<double>(m), &e);
-  return std::clamp(f == 0.5 ? 7 - e : 6 - e, -126, 127);
-}
-
 namespace {
 
 void quantize_integer(Precision target, QuantizeData& data, RescaleCodes* codes) {
@@ -83,7 +70,7 @@ void quantize_integer(Precision target, QuantizeData& data, RescaleCodes* codes)
 
 void quantize_fp4(QuantizeData& data, RescaleCodes* codes) {
   const std::vector<float>& x = data.input;
-  const int s = data.grad_scale_log2.value_or(default_grad_scale_log2(x));
+  const int s = data.grad_scale_log2.value_or(nn::grad_scale_fixed_point(x.data(), x.size()));
   if (s < -126 || s > 127) {
     throw std::invalid_argument("rescale_quantize: grad_scale_log2 " + std::to_string(s) +
                                 " outside [-126, 127]");

@@ -35,10 +35,7 @@ double default_pact_alpha(const std::vector<float>& x);
 // The symmetric clip of int4/int2 when the trace gives none: the largest finite |x| (0 for an
 // all-zero tensor, which quantizes everything to code 0).
 double default_symmetric_alpha(const std::vector<float>& x);
-// GradScale at its fixed point: the power of two s that puts max|g|·2^s in (32, 64], clamped to
-// [−126, 127]; 0 for an all-zero tensor. The same rule as grad_scale_fixed_point in
-// models/accuracy (a unit may not include that folder; a test holds the two equal).
-int default_grad_scale_log2(const std::vector<float>& g);
+// The fp4 target's default GradScale is numerics::grad_scale_fixed_point, as for GEMM operands.
 
 // Converts data.input to `target` and fills data's outputs: `output` (dequantized values; for fp4
 // the even phase divided by 2^s), `clipped` (integer targets: inputs outside the clip range, NaN
