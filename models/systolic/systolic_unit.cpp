@@ -186,7 +186,7 @@ void SystolicUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   uint64_t cycles = 0;
   if (context_.fidelity == Fidelity::kTile) {
     if (values != nullptr) compute_gemm_values(op.gemm, *values, value_params(op, index));
-    run_tile(op, m, cycles);
+    run_tile(m, cycles);
   } else {
     std::unique_ptr<GemmValueEngine> engine;
     if (values != nullptr) {
@@ -243,8 +243,7 @@ void SystolicUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
 }
 
 // One timed wait per fold: the first pays the preload, the last its drain (FoldTiming).
-void SystolicUnit::run_tile(const Op& op, const FoldMapping& m, uint64_t& cycles) {
-  (void)op;
+void SystolicUnit::run_tile(const FoldMapping& m, uint64_t& cycles) {
   const FoldTiming timing = fold_timing(params_.dataflow, params_.schedule, params_.shape(), m.t);
   const uint64_t folds = m.folds();
   for (uint64_t f = 0; f < folds; ++f) {

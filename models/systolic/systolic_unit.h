@@ -86,7 +86,7 @@ class SystolicUnit : public ComputeUnit {
     uint64_t a_bits = 0, b_bits = 0, out_bits = 0, psum_read_bits = 0, psum_write_bits = 0;
   };
   Traffic fold_traffic(const Op& op, const FoldMapping& m, const PeMode& mode) const;
-  void run_tile(const Op& op, const FoldMapping& m, uint64_t& cycles);
+  void run_tile(const FoldMapping& m, uint64_t& cycles);
   void run_cycle(const Op& op, const PeMode& mode, GemmValueEngine* engine, uint64_t& cycles);
   void trace_pes();
 
