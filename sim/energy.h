@@ -1,9 +1,9 @@
 // Energy accounting: event counts (integers during simulation) priced at dump time from a table.
 //
-// An EnergyTable maps event names ("mac.int4_int4", "buffer.read_byte") to picojoules per count,
-// each entry with its source. An EnergyLedger collects (unit, event, count) during or after a run.
-// Pricing a ledger against a table gives totals by unit and by event; an event missing from the
-// table is an InputError that names the table and the event, never a silent zero.
+// An EnergyTable maps event names ("mac.int4_int4", "scratchpad.read_byte") to picojoules per
+// count, each entry with its source. An EnergyLedger collects (unit, event, count) during or after
+// a run. Pricing a ledger against a table gives totals by unit and by event; an event missing from
+// the table is an InputError that names the table and the event, never a silent zero.
 #pragma once
 
 #include <map>

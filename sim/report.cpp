@@ -109,6 +109,7 @@ Json build_report(const RunInputs& in, const RunResult& result) {
     j["utilization"] = ratio(full_cycles, static_cast<double>(cycles));
     total_full_cycles += full_cycles;
     j["checks"] = r.checks;
+    if (!r.memory.is_null()) j["memory"] = r.memory;
     j["energy_pj"] = e.total_pj;
     Json by_unit = Json::object();
     for (const auto& [k, v] : e.by_unit_pj) by_unit[k] = v;
@@ -151,6 +152,8 @@ Json build_report(const RunInputs& in, const RunResult& result) {
   energy["table"] = {{"file", in.energy->file()}, {"name", in.energy->name()}};
   report["energy_pj"] = energy;
   report["average_power_w"] = ratio(e.total_pj * 1e-12, seconds);
+  if (!result.memory.is_null()) report["memory"] = result.memory;
+  if (!result.checks.is_null()) report["assumption_checks"] = result.checks;
   report["accuracy"] = accuracy_summary(ops);
   report["ops"] = ops;
   return report;

@@ -23,6 +23,7 @@ struct OpResult {
   EnergyLedger energy;               // events of this op
   Json mapping;                      // how the op was laid onto the hardware, for the report
   Json checks;                       // values an RTL designer checks (overflows, depths, ...)
+  Json memory;  // stalls by cause, bytes per level, bandwidth, high-water marks
 };
 
 struct RunResult {
@@ -33,6 +34,8 @@ struct RunResult {
   std::vector<OpResult> ops;         // in workload order
   Stats stats;                       // the units' counters
   Json hardware;                     // a short description of the simulated machine
+  Json memory;                       // run totals of the per-op memory figures
+  Json checks;                       // RTL assumption checks: needed, declared limit, held
 };
 
 }  // namespace nibble

@@ -375,6 +375,15 @@ Op read_op(const std::string& file, const Json& node, const std::string& path) {
       break;
     }
   }
+  if (const Json* split = obj.find("split")) {
+    const bool gemm = op.type == OpType::kGemm || op.type == OpType::kConv2d;
+    if (!split->is_string() || (*split != "m" && (!gemm || (*split != "n" && *split != "k")))) {
+      obj.fail("split",
+               gemm ? "\"m\", \"n\" or \"k\"" : "\"m\" (an element-wise op splits its elements)",
+               *split);
+    }
+    op.split = split->get<std::string>();
+  }
   if (const Json* t = obj.find("tensors")) {
     if (op.type == OpType::kVector) {
       throw InputError(file + ": " + obj.where("tensors") +

@@ -95,6 +95,7 @@ struct Op {
   std::string lowering;               // how conv2d became `gemm`: "im2col" or "scalesim"
   std::optional<VectorShape> vector;  // quantize and vector ops
   std::optional<OpTensors> tensors;
+  std::string split;  // how to split the op across cores ("m", "n", "k"; "" lets the mapper choose)
 
   bool is_gemm() const { return type == OpType::kGemm || type == OpType::kConv2d; }
 };

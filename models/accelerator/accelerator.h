@@ -1,11 +1,13 @@
-// The accelerator top: one core whose controller hands each op of a workload to the compute unit
-// that runs it, with an ideal memory (operands always ready, traffic counted for energy).
+// The accelerator top: `cores` cores (models/accelerator/core.h) sharing a DRAM, a ring and an
+// optional shared buffer, and a controller that runs the ops of a workload one after another.
 //
-// The core's units are built from config through the unit registry (models/accelerator/units.cpp):
-// accelerator.core.{mac_array, log_grad, rescale, sfu}, each `impl` naming a registered
-// implementation. Routing: INT4×FP4 GEMMs go to the log-domain gradient unit, other GEMMs to the
-// MAC array, quantize ops to the rescaling unit, vector ops to the SFU. Ops run one after another
-// (an op starts when the previous one has finished); the controller checks for an interrupt
+// For every op the mapper (models/mapper) chooses, before anything runs, how to split it across
+// the cores and tile it into their scratchpads; the controller then starts it on every core and
+// waits until all have finished (an op depends on the one before it: the cores that finish first
+// wait, a dependency stall). Routing inside a core: INT4×FP4 GEMMs to the log-domain gradient
+// unit, other GEMMs to the MAC array, quantize ops to the rescaling unit, vector ops to the SFU.
+// `sim.ideal_memory` keeps the mapping but lets every transfer take no time (bytes still counted),
+// and tiles each core's part as one piece when it fits. The controller checks for an interrupt
 // between ops and stops cleanly, so that the finished ops can still be reported.
 #pragma once
 
@@ -17,6 +19,7 @@
 
 #include <systemc>
 
+#include "models/accelerator/core.h"
 #include "models/interfaces/compute_unit.h"
 #include "sim/clock.h"
 #include "sim/config.h"
@@ -33,6 +36,7 @@ struct SimSettings {
   uint64_t seed = 1;                    // sim.seed
   std::vector<TracedPe> vcd_pes;        // sim.vcd_pes: PEs whose registers go to a VCD file
   std::string vcd_pes_origin;           // where sim.vcd_pes came from, for messages
+  bool ideal_memory = false;            // sim.ideal_memory: transfers take no time
 
   // Reads `clock` and `sim` from the root of a config.
   static SimSettings from_config(ConfigNode& root);
@@ -41,8 +45,9 @@ struct SimSettings {
 class Accelerator : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Accelerator);
-  // Builds the units from `accelerator` (the config object of that name); throws InputError for a
-  // bad config or an op no unit can run. `data` (per op, may be null) carries tensor data in and
+  // Builds the cores and memory from `accelerator` (the config object of that name) and maps
+  // every op; throws InputError for a bad config, an op no unit can run or one that fits no
+  // tiling. `data` (per op, may be null) carries tensor data in and
   // the units' results out; `vcd` (may be null) receives waveforms in cycle fidelity.
   Accelerator(sc_core::sc_module_name name, ConfigNode accelerator, const SimSettings& settings,
               const Workload& workload, std::vector<OpData>* data = nullptr,
@@ -57,26 +62,37 @@ class Accelerator : public sc_core::sc_module {
   RunResult result() const;
 
  private:
-  struct Slot {
-    std::string role;
-    std::unique_ptr<ComputeUnit> unit;
-  };
   struct OpRecord {
     uint64_t start_cycle = 0, end_cycle = 0;
     std::size_t slot = 0;
     UnitOpRecord unit;
+    Json memory;
+  };
+  struct Limit {
+    std::string name, unit, description;
+    double limit = 0;
   };
 
-  std::size_t route(const Op& op) const;  // index into slots_
+  std::size_t route(const Op& op) const;  // index into a core's slots
+  void plan(const MapperParams& mapper);
   void control();
+  Json assumption_checks() const;
 
   SimSettings settings_;
   const Workload& workload_;
   ClockDomain clock_;
   UnitContext context_;
-  std::vector<Slot> slots_;
-  std::vector<std::size_t> op_slot_;  // per op
+  ChipMemory chip_;
+  MapperParams mapper_;
+  std::vector<std::unique_ptr<Core>> cores_;
   std::vector<OpRecord> records_;
+  std::vector<Limit> limits_;
+  // Run-wide figures for the assumption checks.
+  uint64_t peak_scratchpad_ = 0, peak_shared_buffer_ = 0, peak_psum_buffer_ = 0;
+  uint64_t acc_bits_needed_ = 0;
+  double peak_dram_gbps_needed_ = 0;
+  StallCycles total_stalls_{};
+  uint64_t total_busy_ = 0;
   bool complete_ = false;
 };
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "models/dram/bandwidth_latency.h"
 #include "models/log_grad/shift_mac_array.h"
 #include "models/mac_array/systolic_array.h"
 #include "models/rescale/rescale_unit.h"
@@ -36,6 +37,23 @@ const UnitRegistry& unit_registry(const std::string& role) {
   const auto it = registries.find(role);
   if (it == registries.end()) throw std::logic_error("no unit role \"" + role + "\"");
   return it->second;
+}
+
+}  // namespace nibble
+
+namespace nibble {
+
+const DramRegistry& dram_registry() {
+  static const DramRegistry registry = [] {
+    DramRegistry r;
+    r.add("BandwidthLatency", [](ConfigNode& node, double core_mhz) -> std::unique_ptr<DramPort> {
+      BandwidthLatencyParams params;
+      params.read(node);
+      return std::make_unique<BandwidthLatencyDram>(params, core_mhz);
+    });
+    return r;
+  }();
+  return registry;
 }
 
 }  // namespace nibble

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "models/interfaces/compute_unit.h"
+#include "models/interfaces/memory.h"
 
 namespace nibble {
 
@@ -17,5 +18,10 @@ struct UnitRole {
 const std::vector<UnitRole>& unit_roles();
 // The implementations registered for `role`.
 const UnitRegistry& unit_registry(const std::string& role);
+
+// DRAM models by `impl` (accelerator.dram.impl), built from their config object and the core
+// clock in MHz.
+using DramRegistry = Registry<DramPort, ConfigNode&, double>;
+const DramRegistry& dram_registry();
 
 }  // namespace nibble

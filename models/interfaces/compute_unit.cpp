@@ -1,6 +1,7 @@
 #include "models/interfaces/compute_unit.h"
 
 #include <algorithm>
+#include <ostream>
 
 namespace nibble {
 
@@ -11,8 +12,28 @@ ComputeUnit::ComputeUnit(sc_core::sc_module_name name, const UnitContext& contex
   SC_THREAD(run);
 }
 
+std::ostream& operator<<(std::ostream& out, const UnitTask& task) {
+  return out << "op " << task.index << (task.whole ? "" : " tile ") << task.shape.m << "x"
+             << task.shape.n << "x" << task.shape.k;
+}
+
+GemmShape work_shape(const Op& op) {
+  if (op.vector) return {op.vector->elements, 1, 1};
+  return op.gemm;
+}
+
+Op with_shape(const Op& op, const GemmShape& shape) {
+  Op tile = op;
+  if (tile.vector) {
+    tile.vector->elements = shape.m;
+  } else {
+    tile.gemm = shape;
+  }
+  return tile;
+}
+
 OpData* ComputeUnit::data_of(uint32_t index) const {
-  if (context_.data == nullptr || index >= context_.data->size()) return nullptr;
+  if (!whole_ || context_.data == nullptr || index >= context_.data->size()) return nullptr;
   return &(*context_.data)[index];
 }
 
@@ -43,11 +64,17 @@ ComputeUnit::PipelineRun ComputeUnit::step_lane_pipeline(uint64_t work, uint64_t
 
 void ComputeUnit::run() {
   for (;;) {
-    uint32_t index = 0;
-    tasks.read(index);
+    UnitTask task;
+    tasks.read(task);
     record_ = UnitOpRecord{};
-    execute(index, context_.workload->ops[index], record_);
-    done.write(index);
+    whole_ = task.whole;
+    const Op& op = context_.workload->ops[task.index];
+    if (task.whole) {
+      execute(task.index, op, record_);
+    } else {
+      execute(task.index, with_shape(op, task.shape), record_);
+    }
+    done.write(task.index);
   }
 }
 

@@ -13,6 +13,7 @@
 
 #include <systemc>
 
+#include "models/interfaces/memory.h"
 #include "models/interfaces/op_data.h"
 #include "sim/clock.h"
 #include "sim/config.h"
@@ -55,11 +56,26 @@ struct UnitOpRecord {
   Json checks;   // values an RTL designer checks (overflows, flush/saturate counts, depths)
 };
 
+// One piece of work for a unit: op `index` whole (`whole`: with its tensor data, values computed
+// as the unit runs), or one tile of it of `shape` (timing only; element-wise ops: shape.m
+// elements).
+struct UnitTask {
+  uint32_t index = 0;
+  GemmShape shape;
+  bool whole = true;
+};
+std::ostream& operator<<(std::ostream& out, const UnitTask& task);
+
+// The work shape of an op: its GEMM, or {elements, 1, 1} for an element-wise op.
+GemmShape work_shape(const Op& op);
+// `op` with its work cut to `shape` (a tile of it).
+Op with_shape(const Op& op, const GemmShape& shape);
+
 class ComputeUnit : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(ComputeUnit);
 
-  sc_core::sc_fifo<uint32_t> tasks;  // op indices from the controller
+  sc_core::sc_fifo<UnitTask> tasks;  // work from the controller
   sc_core::sc_fifo<uint32_t> done;   // op indices, in order, when finished
 
   // Throws InputError when this unit, as configured, cannot run `op` (say which config key).
@@ -80,6 +96,17 @@ class ComputeUnit : public sc_core::sc_module {
     return false;
   }
 
+  // For the mapper and the core: the closed-form cycles of `op` cut to `shape`, what the unit
+  // reads from the scratchpad doing it, and the operands' bits per element in memory.
+  virtual uint64_t tile_cycles(const Op& op, const GemmShape& shape) const = 0;
+  virtual ScratchpadReads tile_reads(const Op& op, const GemmShape& shape) const = 0;
+  virtual TileBits tile_bits(const Op& op) const = 0;
+  // Computes the values of op `index` (whole, from its tensor data, untimed) for an op that runs
+  // as tiles, adding what RTL checks to `checks`. Units without values do nothing.
+  virtual void compute_values(uint32_t index, const Op& op, Json& checks) {
+    (void)index, (void)op, (void)checks;
+  }
+
   // The record of the op last reported on `done`.
   const UnitOpRecord& last_record() const { return record_; }
 
@@ -87,7 +114,7 @@ class ComputeUnit : public sc_core::sc_module {
   ComputeUnit(sc_core::sc_module_name name, const UnitContext& context);
   // Runs op `index` in the unit's thread: waits its cycles and fills `record`.
   virtual void execute(uint32_t index, const Op& op, UnitOpRecord& record) = 0;
-  // The op's tensor data, or null when it carries none.
+  // The op's tensor data, or null when it carries none or the task is a tile.
   OpData* data_of(uint32_t index) const;
 
   // Cycle fidelity of a pipeline of lanes, for element-wise units: `depth` stage registers, each
@@ -107,6 +134,7 @@ class ComputeUnit : public sc_core::sc_module {
  private:
   void run();
   UnitOpRecord record_;
+  bool whole_ = true;             // the running task is a whole op
   std::vector<uint64_t> stages_;  // step_lane_pipeline's stage registers
 };
 

@@ -63,7 +63,51 @@ void RescaleUnit::check(const Op& op) const {
 
 std::vector<std::string> RescaleUnit::energy_events(const Op& op) const {
   (void)op;
-  return {"rescale.element", "buffer.read_byte", "buffer.write_byte"};
+  return {"rescale.element", "scratchpad.read_byte", "scratchpad.write_byte"};
+}
+
+uint64_t RescaleUnit::tile_cycles(const Op& op, const GemmShape& shape) const {
+  const bool fp4 = op.precision.out == Precision::kFp4;
+  return rescale_timing(shape.m, params_.lanes, params_.pipeline_cycles, fp4).cycles;
+}
+
+ScratchpadReads RescaleUnit::tile_reads(const Op& op, const GemmShape& shape) const {
+  return {bits_of(op.precision.a) * shape.m, {}};
+}
+
+// FP4 writes two code streams (both TPR phases).
+TileBits RescaleUnit::tile_bits(const Op& op) const {
+  const uint64_t out = bits_of(op.precision.out) * (op.precision.out == Precision::kFp4 ? 2 : 1);
+  return {bits_of(op.precision.a), 0, out, out};
+}
+
+void RescaleUnit::compute_values(uint32_t index, const Op& op, Json& checks) {
+  OpData* data = context_.data != nullptr && index < context_.data->size()
+                     ? &(*context_.data)[index]
+                     : nullptr;
+  QuantizeData* values = data != nullptr && data->quantize ? &*data->quantize : nullptr;
+  if (values == nullptr) return;
+  const bool fp4 = op.precision.out == Precision::kFp4;
+  rescale_quantize(op.precision.out, *values);
+  values->computed = true;
+  if (fp4) {
+    const numerics::TprTensorCounts& c = values->fp4;
+    counters_.fp4_flushed_even += c.even.flushed;
+    counters_.fp4_flushed_odd += c.odd.flushed;
+    counters_.fp4_saturated_even += c.even.saturated;
+    counters_.fp4_saturated_odd += c.odd.saturated;
+    const int vote = values->grad_scale_vote;
+    (vote > 0 ? counters_.votes_up : vote < 0 ? counters_.votes_down : counters_.votes_hold) += 1;
+    checks["fp4_flushed_even"] = c.even.flushed;
+    checks["fp4_flushed_odd"] = c.odd.flushed;
+    checks["fp4_saturated_even"] = c.even.saturated;
+    checks["fp4_saturated_odd"] = c.odd.saturated;
+    checks["grad_scale_log2"] = values->grad_scale_log2_used;
+    checks["grad_scale_vote"] = vote;
+  } else {
+    counters_.int_clipped += values->clipped;
+    checks["clipped"] = values->clipped;
+  }
 }
 
 void RescaleUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
@@ -71,13 +115,6 @@ void RescaleUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   const bool fp4 = op.precision.out == Precision::kFp4;
   const RescaleTiming timing =
       rescale_timing(elements, params_.lanes, params_.pipeline_cycles, fp4);
-
-  OpData* data = data_of(index);
-  QuantizeData* values = data != nullptr && data->quantize ? &*data->quantize : nullptr;
-  if (values != nullptr) {
-    rescale_quantize(op.precision.out, *values);
-    values->computed = true;
-  }
 
   uint64_t cycles = timing.cycles, peak = timing.peak_occupancy;
   if (context_.fidelity == Fidelity::kTile) {
@@ -112,30 +149,11 @@ void RescaleUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   record.peak_work_per_cycle = params_.lanes;
   record.energy.add("rescale", "rescale.element", static_cast<double>(elements));
   // Bits are whole numbers; a byte count of x.5 or x.25 is exact in a double.
-  record.energy.add("buffer", "buffer.read_byte", static_cast<double>(read_bits) / 8.0);
-  record.energy.add("buffer", "buffer.write_byte", static_cast<double>(write_bits) / 8.0);
+  record.energy.add("scratchpad", "scratchpad.read_byte", static_cast<double>(read_bits) / 8.0);
+  record.energy.add("scratchpad", "scratchpad.write_byte", static_cast<double>(write_bits) / 8.0);
   record.mapping = {{"unit", "rescale"}, {"lanes", params_.lanes}, {"groups", timing.groups}};
   record.checks = Json::object();
-  if (values != nullptr) {
-    if (fp4) {
-      const numerics::TprTensorCounts& c = values->fp4;
-      counters_.fp4_flushed_even += c.even.flushed;
-      counters_.fp4_flushed_odd += c.odd.flushed;
-      counters_.fp4_saturated_even += c.even.saturated;
-      counters_.fp4_saturated_odd += c.odd.saturated;
-      const int vote = values->grad_scale_vote;
-      (vote > 0 ? counters_.votes_up : vote < 0 ? counters_.votes_down : counters_.votes_hold) += 1;
-      record.checks["fp4_flushed_even"] = c.even.flushed;
-      record.checks["fp4_flushed_odd"] = c.odd.flushed;
-      record.checks["fp4_saturated_even"] = c.even.saturated;
-      record.checks["fp4_saturated_odd"] = c.odd.saturated;
-      record.checks["grad_scale_log2"] = values->grad_scale_log2_used;
-      record.checks["grad_scale_vote"] = vote;
-    } else {
-      counters_.int_clipped += values->clipped;
-      record.checks["clipped"] = values->clipped;
-    }
-  }
+  if (data_of(index) != nullptr) compute_values(index, op, record.checks);
   record.checks["peak_pipeline_occupancy"] = peak;
 }
 

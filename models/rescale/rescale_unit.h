@@ -50,6 +50,10 @@ class RescaleUnit : public ComputeUnit {
   std::vector<std::string> energy_events(const Op& op) const override;
   void add_stats(Stats& stats, const std::string& prefix) const override;
   Json describe() const override;
+  uint64_t tile_cycles(const Op& op, const GemmShape& shape) const override;
+  ScratchpadReads tile_reads(const Op& op, const GemmShape& shape) const override;
+  TileBits tile_bits(const Op& op) const override;
+  void compute_values(uint32_t index, const Op& op, Json& checks) override;
 
   const RescaleCounters& counters() const { return counters_; }
   const RescaleParams& params() const { return params_; }

@@ -177,8 +177,23 @@ void SfuUnit::check(const Op& op) const {
 }
 
 std::vector<std::string> SfuUnit::energy_events(const Op& op) const {
-  return {std::string("sfu.") + datapath_of(op.precision.a) + "_flop", "buffer.read_byte",
-          "buffer.write_byte"};
+  return {std::string("sfu.") + datapath_of(op.precision.a) + "_flop", "scratchpad.read_byte",
+          "scratchpad.write_byte"};
+}
+
+uint64_t SfuUnit::tile_cycles(const Op& op, const GemmShape& shape) const {
+  const SfuFunction& fn = params_.functions.at(op.vector ? op.vector->function : std::string());
+  return sfu_timing(shape.m, fn.cycles_per_element, params_.lanes_for(op.precision.a),
+                    params_.pipeline_cycles)
+      .cycles;
+}
+
+ScratchpadReads SfuUnit::tile_reads(const Op& op, const GemmShape& shape) const {
+  return {bits_of(op.precision.a) * shape.m, {}};
+}
+
+TileBits SfuUnit::tile_bits(const Op& op) const {
+  return {bits_of(op.precision.a), 0, bits_of(op.precision.out), bits_of(op.precision.out)};
 }
 
 void SfuUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
@@ -227,8 +242,8 @@ void SfuUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   record.peak_work_per_cycle = lanes;
   record.energy.add("sfu", fp32 ? "sfu.fp32_flop" : "sfu.fp16_flop", static_cast<double>(flops));
   // Bits are whole numbers; a byte count of x.5 is exact in a double.
-  record.energy.add("buffer", "buffer.read_byte", static_cast<double>(read_bits) / 8.0);
-  record.energy.add("buffer", "buffer.write_byte", static_cast<double>(write_bits) / 8.0);
+  record.energy.add("scratchpad", "scratchpad.read_byte", static_cast<double>(read_bits) / 8.0);
+  record.energy.add("scratchpad", "scratchpad.write_byte", static_cast<double>(write_bits) / 8.0);
   record.mapping = {{"unit", "sfu"},
                     {"function", op.vector->function},
                     {"lanes", lanes},

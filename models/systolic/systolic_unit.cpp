@@ -126,7 +126,7 @@ GemmValueParams SystolicUnit::value_params(const Op& op, uint32_t index) const {
 }
 
 std::vector<std::string> SystolicUnit::energy_events(const Op& op) const {
-  return {mac_event(op), "buffer.read_byte", "buffer.write_byte"};
+  return {mac_event(op), "scratchpad.read_byte", "scratchpad.write_byte"};
 }
 
 // The operand traffic of one op, fold by fold, in real elements (a SIMD column holds `simd`
@@ -177,6 +177,52 @@ SystolicUnit::Traffic SystolicUnit::fold_traffic(const Op& op, const FoldMapping
   return t;
 }
 
+// The closed form the tile fidelity waits (preload, folds at their interval, the last's drain).
+uint64_t SystolicUnit::tile_cycles(const Op& op, const GemmShape& shape) const {
+  const PeMode mode = mode_of(op);
+  const FoldMapping m = map_gemm(shape, params_.dataflow, params_.shape(), mode);
+  const uint64_t folds = m.folds();
+  if (folds == 0) return 0;
+  const FoldTiming t = fold_timing(params_.dataflow, params_.schedule, params_.shape(), m.t);
+  return t.preload + (folds - 1) * t.interval + t.last;
+}
+
+// What the folds read (fold_traffic). Under os each PE row takes one operand word of its own row
+// of A per word column, so A's rows are read as vectors across rows (strided by the scratchpad
+// pitch, where bank conflicts arise); everything else streams contiguous words.
+ScratchpadReads SystolicUnit::tile_reads(const Op& op, const GemmShape& shape) const {
+  const PeMode mode = mode_of(op);
+  const Op tile = with_shape(op, shape);
+  const FoldMapping m = map_gemm(shape, params_.dataflow, params_.shape(), mode);
+  const Traffic t = fold_traffic(tile, m, mode);
+  ScratchpadReads r;
+  r.contiguous_bits = t.b_bits + t.psum_read_bits;
+  if (params_.dataflow != Dataflow::kOs) {
+    r.contiguous_bits += t.a_bits;
+    return r;
+  }
+  const uint64_t row_bits = shape.k * bits_of(op.precision.a);
+  const uint64_t full = shape.m / params_.rows, rest = shape.m % params_.rows;
+  if (full > 0) r.strided.push_back({m.col_folds * full, params_.rows, row_bits});
+  if (rest > 0) r.strided.push_back({m.col_folds, rest, row_bits});
+  return r;
+}
+
+TileBits SystolicUnit::tile_bits(const Op& op) const {
+  return {bits_of(op.precision.a), bits_of(op.precision.b), bits_of(op.precision.out),
+          psum_bits(op, params_.acc_bits)};
+}
+
+void SystolicUnit::compute_values(uint32_t index, const Op& op, Json& checks) {
+  OpData* data = context_.data != nullptr && index < context_.data->size()
+                     ? &(*context_.data)[index]
+                     : nullptr;
+  if (data == nullptr || !data->gemm) return;
+  compute_gemm_values(op.gemm, *data->gemm, value_params(op, index));
+  counters_.acc_overflows += data->gemm->acc_overflows;
+  checks["acc_overflows"] = data->gemm->acc_overflows;
+}
+
 void SystolicUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   const PeMode mode = mode_of(op);
   const FoldMapping m = map_gemm(op.gemm, params_.dataflow, params_.shape(), mode);
@@ -221,9 +267,9 @@ void SystolicUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   record.peak_work_per_cycle = params_.rows * params_.cols * mode.macs_per_cycle();
   record.energy.add(basename(), mac_event(op), static_cast<double>(op.gemm.macs()));
   // Bits are whole numbers; a byte count of x.5 is exact in a double.
-  record.energy.add("buffer", "buffer.read_byte",
+  record.energy.add("scratchpad", "scratchpad.read_byte",
                     static_cast<double>(t.a_bits + t.b_bits + t.psum_read_bits) / 8.0);
-  record.energy.add("buffer", "buffer.write_byte",
+  record.energy.add("scratchpad", "scratchpad.write_byte",
                     static_cast<double>(t.out_bits + t.psum_write_bits) / 8.0);
   record.mapping = {{"unit", basename()},
                     {"dataflow", to_string(params_.dataflow)},

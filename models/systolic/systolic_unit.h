@@ -80,6 +80,10 @@ class SystolicUnit : public ComputeUnit {
 
   void execute(uint32_t index, const Op& op, UnitOpRecord& record) override;
   std::vector<std::string> energy_events(const Op& op) const override;
+  uint64_t tile_cycles(const Op& op, const GemmShape& shape) const override;
+  ScratchpadReads tile_reads(const Op& op, const GemmShape& shape) const override;
+  TileBits tile_bits(const Op& op) const override;
+  void compute_values(uint32_t index, const Op& op, Json& checks) override;
 
  private:
   struct Traffic {

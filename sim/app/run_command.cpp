@@ -121,7 +121,7 @@ std::vector<Json> finish_accuracy(const Workload& workload, PreparedData& p, std
 int run_command(int argc, char* argv[]) {
   std::string config_file, workload_file, out_dir;
   std::vector<std::string> sets;
-  bool quiet = false;
+  bool quiet = false, ideal_memory = false;
   po::options_description options("options");
   options.add_options()("help,h", "show this help")(
       "config,c", po::value(&config_file)->value_name("FILE"), "accelerator config (JSON)")(
@@ -130,6 +130,8 @@ int run_command(int argc, char* argv[]) {
       "set,s", po::value(&sets)->value_name("KEY=VALUE")->composing(),
       "override a config value, e.g. accelerator.core.mac_array.rows=16 (repeatable)")(
       "out,o", po::value(&out_dir)->value_name("DIR"), "output directory")(
+      "ideal-memory", po::bool_switch(&ideal_memory),
+      "transfers take no time (same as --set sim.ideal_memory=true)")(
       "quiet,q", po::bool_switch(&quiet), "print nothing but errors");
   po::variables_map vm;
   try {
@@ -148,8 +150,10 @@ int run_command(int argc, char* argv[]) {
   // Read and check every input before simulating or writing anything.
   ConfigDoc doc = ConfigDoc::load(config_file);
   for (const auto& set : sets) doc.apply_set(set);
+  if (ideal_memory) doc.apply_set("sim.ideal_memory=true");
   Json resolved = Json::object();
   ConfigNode root(doc, &resolved);
+  root.get_string("description", "");
   const SimSettings settings = SimSettings::from_config(root);
   ConfigNode energy_node = root.child("energy");
   const std::string table_path =

@@ -143,7 +143,7 @@ TEST(Cli, SetOverridesReachTheSimulationAndTheResolvedConfig) {
       "run --config configs/default.json --workload "
       "workloads/scalesim/bert-gemm.csv --quiet --set "
       "accelerator.core.mac_array.rows=16 --set "
-      "accelerator.core.mac_array.schedule=scalesim --out '" +
+      "accelerator.core.mac_array.schedule=scalesim --set sim.ideal_memory=true --out '" +
           (dir / "run").string() + "'",
       dir);
   ASSERT_EQ(o.status, 0) << o.err;
@@ -151,9 +151,9 @@ TEST(Cli, SetOverridesReachTheSimulationAndTheResolvedConfig) {
   const Json r = read_json(dir / "run" / "report.json");
   const Json resolved = read_json(dir / "run" / "config.resolved.json");
   EXPECT_EQ(resolved["accelerator"]["core"]["mac_array"]["rows"], 16);
-  EXPECT_EQ(r["config"]["set"].size(), 2u);
-  // scalesim schedule, os, 16×32: every op takes folds·(K + 16 + 32 − 2) − 1 cycles, with
-  // folds = ceil(M/16)·ceil(N/32).
+  EXPECT_EQ(r["config"]["set"].size(), 3u);
+  // ideal memory (each op whole on the array), scalesim schedule, os, 16×32: every op takes
+  // folds·(K + 16 + 32 − 2) − 1 cycles, with folds = ceil(M/16)·ceil(N/32).
   for (const Json& op : r["ops"]) {
     const uint64_t m = op["gemm"]["M"], n = op["gemm"]["N"], k = op["gemm"]["K"];
     const uint64_t folds = ((m + 15) / 16) * ((n + 31) / 32);

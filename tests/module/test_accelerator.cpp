@@ -108,7 +108,7 @@ Json config_for(const Case& c) {
   Json log_grad = array;
   log_grad["simd"] = c.simd;
   log_grad["ways"] = c.dot;
-  return {{"sim", {{"fidelity", to_string(c.fidelity)}}},
+  return {{"sim", {{"fidelity", to_string(c.fidelity)}, {"ideal_memory", true}}},
           {"accelerator", {{"core", {{"mac_array", mac}, {"log_grad", log_grad}}}}}};
 }
 
@@ -180,10 +180,18 @@ TEST_P(ArraySweep, CyclesTrafficAndMacsMatchTheClosedForms) {
                   psums * acc;
       write_bits = M * N * out + psums * acc;
     }
+    // The scratchpad also takes the DMA's fill of the operands (packed rows: M·ceil(K·a/8) and
+    // K·ceil(N·b/8) bytes) and gives the result to the DMA's store (M·ceil(N·out/8) bytes).
     const auto& counts = o.energy.counts();
-    EXPECT_DOUBLE_EQ(counts.at({"buffer", "buffer.read_byte"}), static_cast<double>(read_bits) / 8);
-    EXPECT_DOUBLE_EQ(counts.at({"buffer", "buffer.write_byte"}),
-                     static_cast<double>(write_bits) / 8);
+    const double fill = static_cast<double>(M * ceil_div(K * a, 8) + K * ceil_div(N * b, 8));
+    const double drain = static_cast<double>(M * ceil_div(N * out, 8));
+    EXPECT_DOUBLE_EQ(o.memory["bytes"]["scratchpad_fill"].get<double>(), fill);
+    EXPECT_DOUBLE_EQ(o.memory["bytes"]["dram_read"].get<double>(), fill);
+    EXPECT_DOUBLE_EQ(o.memory["bytes"]["dram_write"].get<double>(), drain);
+    EXPECT_DOUBLE_EQ(counts.at({"scratchpad", "scratchpad.read_byte"}),
+                     static_cast<double>(read_bits) / 8 + drain);
+    EXPECT_DOUBLE_EQ(counts.at({"scratchpad", "scratchpad.write_byte"}),
+                     static_cast<double>(write_bits) / 8 + fill);
   }
   EXPECT_EQ(r.cycles, previous_end);
 }
@@ -377,11 +385,14 @@ TEST(Accelerator, RoutesOpsAndCountsMacEventsByDatapath) {
   ConfigNode root(doc, &resolved);
   Accelerator top("accelerator", root.child("accelerator"), SimSettings{}, w);
   const auto events = top.required_energy_events();  // the first op to need each event
-  ASSERT_EQ(events.size(), 4u);
+  // One core, no shared buffer: no ring or shared-buffer events.
+  ASSERT_EQ(events.size(), 6u);
   EXPECT_EQ(events[0], (std::pair<std::string, std::string>{"mac.int4_fp4", "a"}));
-  EXPECT_EQ(events[1], (std::pair<std::string, std::string>{"buffer.read_byte", "a"}));
-  EXPECT_EQ(events[2], (std::pair<std::string, std::string>{"buffer.write_byte", "a"}));
-  EXPECT_EQ(events[3], (std::pair<std::string, std::string>{"mac.int4_int4", "c"}));
+  EXPECT_EQ(events[1], (std::pair<std::string, std::string>{"scratchpad.read_byte", "a"}));
+  EXPECT_EQ(events[2], (std::pair<std::string, std::string>{"scratchpad.write_byte", "a"}));
+  EXPECT_EQ(events[3], (std::pair<std::string, std::string>{"dram.read_byte", "a"}));
+  EXPECT_EQ(events[4], (std::pair<std::string, std::string>{"dram.write_byte", "a"}));
+  EXPECT_EQ(events[5], (std::pair<std::string, std::string>{"mac.int4_int4", "c"}));
   sc_core::sc_start();
   const RunResult r = top.result();
   EXPECT_EQ(r.ops[0].unit, "log_grad");

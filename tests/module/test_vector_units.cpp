@@ -54,7 +54,7 @@ class Feeder : public sc_core::sc_module {
     for (uint32_t i = 0; i < ops_; ++i) {
       OpRun r;
       r.start = clock_.now();
-      unit_.tasks.write(i);
+      unit_.tasks.write(UnitTask{i, {}, true});
       EXPECT_EQ(unit_.done.read(), i);
       r.end = clock_.now();
       r.record = unit_.last_record();
@@ -517,18 +517,18 @@ TEST(VectorUnits, EnergyEventsAndStats) {
   // fp4, 100 fp16 elements: 100 conversions; read 100·16/8 = 200 bytes; write two 4-bit phases
   // 2·100·4/8 = 100 bytes.
   EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "rescale", "rescale.element"), 100.0);
-  EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "buffer", "buffer.read_byte"), 200.0);
-  EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "buffer", "buffer.write_byte"), 100.0);
+  EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "scratchpad", "scratchpad.read_byte"), 200.0);
+  EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "scratchpad", "scratchpad.write_byte"), 100.0);
   // int2, 10 fp16 elements: read 10·16/8 = 20; write 10·2/8 = 2.5.
-  EXPECT_DOUBLE_EQ(count(feed_r.runs[1], "buffer", "buffer.read_byte"), 20.0);
-  EXPECT_DOUBLE_EQ(count(feed_r.runs[1], "buffer", "buffer.write_byte"), 2.5);
+  EXPECT_DOUBLE_EQ(count(feed_r.runs[1], "scratchpad", "scratchpad.read_byte"), 20.0);
+  EXPECT_DOUBLE_EQ(count(feed_r.runs[1], "scratchpad", "scratchpad.write_byte"), 2.5);
   // uint4, 3 fp32 elements: read 3·32/8 = 12; write 3·4/8 = 1.5.
-  EXPECT_DOUBLE_EQ(count(feed_r.runs[2], "buffer", "buffer.read_byte"), 12.0);
-  EXPECT_DOUBLE_EQ(count(feed_r.runs[2], "buffer", "buffer.write_byte"), 1.5);
+  EXPECT_DOUBLE_EQ(count(feed_r.runs[2], "scratchpad", "scratchpad.read_byte"), 12.0);
+  EXPECT_DOUBLE_EQ(count(feed_r.runs[2], "scratchpad", "scratchpad.write_byte"), 1.5);
   // adam on 10 fp32 elements: 10·19 = 190 FP32 FLOPs; read and write 10·32/8 = 40 bytes.
   EXPECT_DOUBLE_EQ(count(feed_s.runs[0], "sfu", "sfu.fp32_flop"), 190.0);
-  EXPECT_DOUBLE_EQ(count(feed_s.runs[0], "buffer", "buffer.read_byte"), 40.0);
-  EXPECT_DOUBLE_EQ(count(feed_s.runs[0], "buffer", "buffer.write_byte"), 40.0);
+  EXPECT_DOUBLE_EQ(count(feed_s.runs[0], "scratchpad", "scratchpad.read_byte"), 40.0);
+  EXPECT_DOUBLE_EQ(count(feed_s.runs[0], "scratchpad", "scratchpad.write_byte"), 40.0);
   // relu on 5 fp16 elements: 5 FLOPs; 10 bytes each way.
   EXPECT_DOUBLE_EQ(count(feed_s.runs[1], "sfu", "sfu.fp16_flop"), 5.0);
   EXPECT_EQ(feed_s.runs[1].record.mapping, (Json{{"unit", "sfu"},

@@ -113,7 +113,7 @@ TEST(JsonTrace, BadOpsNameTheFileTheOpAndTheField) {
                                 kPrecision + R"(, "M": 2, "N": 4, "K": 1, "L": 2})"),
             dir +
                 "/key.json: .ops[0].L: unknown key (expected one of: name, type, pass, "
-                "precision, M, N, K, tensors)");
+                "precision, M, N, K, split, tensors)");
   EXPECT_EQ(err("miss.json", std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
                                  kPrecision + R"(, "M": 2, "K": 1})"),
             dir + "/miss.json: .ops[0].N: missing; expected an integer in [1, 1073741824]");

@@ -1,0 +1,233 @@
+#include "models/accelerator/core.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "models/accelerator/units.h"
+
+namespace nibble {
+
+void merge_record(UnitOpRecord& into, const UnitOpRecord& tile, bool first) {
+  if (first) {
+    into.mapping = tile.mapping;
+    into.peak_work_per_cycle = tile.peak_work_per_cycle;
+  }
+  into.macs += tile.macs;
+  into.elements += tile.elements;
+  into.tiles += tile.tiles;
+  into.energy.add(tile.energy);
+  if (into.checks.is_null()) into.checks = Json::object();
+  for (const auto& [key, value] : tile.checks.items()) {
+    Json& slot = into.checks[key];
+    if (slot.is_null() || (value.is_number() && slot.is_number() && value > slot)) slot = value;
+  }
+}
+
+Core::Core(sc_core::sc_module_name name, uint64_t index, ConfigNode core,
+           const UnitContext& context, ChipMemory& chip)
+    : sc_module(name), index_(index), chip_(chip), context_(context) {
+  for (const UnitRole& role : unit_roles()) {
+    ConfigNode node = core.child(role.name);
+    const UnitRegistry& registry = unit_registry(role.name);
+    const std::string impl = node.get_choice("impl", role.default_impl, registry.names());
+    slots_.push_back({role.name, registry.create(impl, role.name, node, context_)});
+  }
+  ConfigNode sp = core.child("scratchpad");
+  sp.get_choice("impl", "BankedSram", {"BankedSram"});
+  BankedSramParams sp_params;
+  sp_params.read(sp);
+  sp.finish();
+  sram_ = std::make_unique<BankedSram>(sp_params);
+  ConfigNode dma = core.child("dma");
+  DmaParams dma_params;
+  dma_params.read(dma);
+  dma.finish();
+  dma_ = std::make_unique<Dma>(dma_params);
+  core.finish();
+  set_buffers(2);
+  SC_THREAD(loader);
+  SC_THREAD(compute);
+  SC_THREAD(storer);
+}
+
+void Core::set_buffers(uint64_t buffers) {
+  buffers_ = buffers;
+  in_slots_.set_capacity(buffers);
+  ready_.set_capacity(buffers);
+  out_slots_.set_capacity(buffers);
+  stores_.set_capacity(buffers);
+}
+
+void Core::start(uint32_t op) {
+  start_load_.put(op);
+  start_compute_.put(op);
+  start_store_.put(op);
+}
+
+void Core::wait_until(uint64_t cycle) {
+  const uint64_t now = context_.clock->now();
+  if (cycle > now) wait(context_.clock->cycles(cycle - now));
+}
+
+// One operand tile into the scratchpad: broadcast when every core loads it, else from the shared
+// buffer when it holds it, else from DRAM (through the shared buffer when the operand fits it).
+Timeline Core::load(uint32_t op, uint64_t t, const TileLoad& l) {
+  const uint64_t now = context_.clock->now();
+  sram_->count_write(l.bytes);
+  if (l.shared && chip_.cores > 1) {
+    const uint64_t owner = t % chip_.cores;
+    const auto broadcast = [&](uint64_t at) {
+      Timeline fetched = chip_.dmas[owner]->transfer(at, l.bytes, false, *chip_.dram);
+      chip_.dram_read_bytes += l.bytes;
+      const Timeline sent = chip_.ring->broadcast(fetched.done(), l.bytes);
+      for (const auto& [end, cause] : sent.segments()) fetched.add(end, cause);
+      return fetched;
+    };
+    if (chip_.ideal) {
+      if (index_ == owner) broadcast(now);  // counted once, never waited for
+      return Timeline(now);
+    }
+    return chip_.join(0, op, t, broadcast);
+  }
+  SharedBuffer* sb = chip_.shared_buffer.get();
+  const Op& o = chip_.workload->ops[op];
+  const OpPlan& plan = chip_.plans[op];
+  const uint64_t operand_bytes =
+      l.operand == 0 ? (plan.elementwise ? (o.gemm.m * plan.bits.a + 7) / 8
+                                         : plan.whole.m * ((plan.whole.k * plan.bits.a + 7) / 8))
+                     : plan.whole.k * ((plan.whole.n * plan.bits.b + 7) / 8);
+  const TileKey key{op, l.operand, l.row, l.col};
+  Timeline got(now);
+  if (sb != nullptr && sb->keeps(operand_bytes) && sb->holds(key)) {
+    got = sb->read(now, l.bytes);
+  } else {
+    got = dma_->transfer(now, l.bytes, false, *chip_.dram);
+    chip_.dram_read_bytes += l.bytes;
+    if (sb != nullptr && sb->keeps(operand_bytes)) sb->fill(key, l.bytes);
+  }
+  return chip_.ideal ? Timeline(now) : got;
+}
+
+void Core::loader() {
+  for (int i = 0; i < static_cast<int>(buffers_); ++i) in_slots_.put(i);
+  for (;;) {
+    const uint32_t op = start_load_.get();
+    const OpPlan& plan = chip_.plans[op];
+    for (uint64_t t = 0; t < plan.tiles_per_core(); ++t) {
+      in_slots_.get();
+      ReadyTile tile{plan.tile(index_, t), Timeline(context_.clock->now())};
+      sram_->hold(tile.work.in_footprint);
+      for (int i = 0; i < tile.work.load_count; ++i) {
+        const Timeline got = load(op, t, tile.work.loads[i]);
+        if (got.done() > tile.ready.done()) tile.ready = got;
+      }
+      wait_until(tile.ready.done());
+      ready_.put(std::move(tile));
+    }
+  }
+}
+
+void Core::compute() {
+  for (uint64_t i = 0; i < buffers_; ++i) out_slots_.put(Timeline(0));
+  const ClockDomain& clock = *context_.clock;
+  for (;;) {
+    const uint32_t op = start_compute_.get();
+    const OpPlan& plan = chip_.plans[op];
+    const Op& o = chip_.workload->ops[op];
+    ComputeUnit& unit = *slots_[chip_.op_slot[op]].unit;
+    const bool whole = chip_.whole[op] != 0;
+    CoreOpResult result;
+    sram_->reset_high_water();
+    uint64_t free_at = clock.now();
+    for (uint64_t t = 0; t < plan.tiles_per_core(); ++t) {
+      ReadyTile tile = ready_.get();
+      tile.ready.attribute(free_at, clock.now(), result.stalls, StallCause::kDependency);
+      const TileWork& w = tile.work;
+      if (w.first_k) {
+        const uint64_t before = clock.now();
+        const Timeline freed = out_slots_.get();
+        freed.attribute(before, clock.now(), result.stalls, StallCause::kDramBandwidth);
+        sram_->hold(w.out_footprint);
+      }
+      if (w.shape.m > 0 && w.shape.n > 0 && w.shape.k > 0) {
+        const uint64_t start = clock.now();
+        unit.tasks.write({op, w.shape, whole});
+        uint32_t finished = 0;
+        unit.done.read(finished);
+        if (finished != op) throw std::logic_error("a unit finished ops out of order");
+        const uint64_t ran = clock.now() - start;
+        result.busy_cycles += ran;
+        merge_record(result.record, unit.last_record(), !result.ran);
+        result.ran = true;
+        // The array stalls while the scratchpad cannot deliver the tile's operands in the cycles
+        // it computed: first for the conflicts, then for plain bandwidth.
+        if (!chip_.ideal) {
+          const ScratchpadReads reads = unit.tile_reads(o, w.shape);
+          uint64_t need = sram_->stream_cycles(reads.contiguous_bits), free_need = need;
+          for (const RowVectors& v : reads.strided) {
+            const BankedSram::ReadCost c = sram_->row_vector_cost(v);
+            need += c.cycles;
+            free_need += c.conflict_free_cycles;
+          }
+          if (need > ran) {
+            const uint64_t extra = need - ran;
+            const uint64_t conflicts = std::min(extra, need - free_need);
+            result.stalls[static_cast<std::size_t>(StallCause::kBankConflict)] += conflicts;
+            result.stalls[static_cast<std::size_t>(StallCause::kScratchpadBandwidth)] +=
+                extra - conflicts;
+            wait(clock.cycles(extra));
+          }
+        }
+      }
+      sram_->release(w.in_footprint);
+      in_slots_.put(0);
+      if (w.last_k) stores_.put(w);
+      free_at = clock.now();
+    }
+    const uint64_t before = clock.now();
+    const Timeline last = stored_all_.get();
+    last.attribute(before, clock.now(), result.stalls, StallCause::kDramBandwidth);
+    result.end_cycle = clock.now();
+    result.scratchpad_high_water = sram_->high_water();
+    finished_.put(std::move(result));
+  }
+}
+
+void Core::storer() {
+  const ClockDomain& clock = *context_.clock;
+  for (;;) {
+    const uint32_t op = start_store_.get();
+    const OpPlan& plan = chip_.plans[op];
+    Timeline last(clock.now());
+    const uint64_t outputs = plan.m_tiles * plan.n_tiles;
+    for (uint64_t j = 0; j < outputs; ++j) {
+      const TileWork w = stores_.get();
+      const uint64_t now = clock.now();
+      Timeline done(now);
+      if (w.reduce_bytes > 0 && chip_.cores > 1) {
+        const auto reduce = [&](uint64_t at) { return chip_.ring->reduce_scatter(at, w.reduce_bytes); };
+        if (chip_.ideal) {
+          if (index_ == 0) reduce(now);
+        } else {
+          done = chip_.join(1, op, j, reduce);
+        }
+      }
+      if (w.store_bytes > 0) {
+        const Timeline stored =
+            dma_->transfer(std::max(now, done.done()), w.store_bytes, true, *chip_.dram);
+        chip_.dram_write_bytes += w.store_bytes;
+        sram_->count_read(w.store_bytes);
+        if (!chip_.ideal) {
+          for (const auto& [end, cause] : stored.segments()) done.add(end, cause);
+        }
+      }
+      wait_until(done.done());
+      sram_->release(w.out_footprint);
+      out_slots_.put(done);
+      last = done;
+    }
+    stored_all_.put(last);
+  }
+}
+
+}  // namespace nibble

@@ -1,0 +1,54 @@
+#include "models/dram/bandwidth_latency.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace nibble {
+
+void BandwidthLatencyParams::read(ConfigNode& node) {
+  bandwidth_gbps = node.get_double("bandwidth_gbps", bandwidth_gbps, 1e-3, 1e6);
+  channels = static_cast<uint64_t>(node.get_int("channels", static_cast<int64_t>(channels), 1, 1024));
+  latency_ns = node.get_double("latency_ns", latency_ns, 0, 1e6);
+}
+
+// GB/s ÷ MHz = 10^9 / 10^6 bytes per cycle; the latency rounds up to whole cycles.
+BandwidthLatencyDram::BandwidthLatencyDram(const BandwidthLatencyParams& params, double core_mhz)
+    : params_(params),
+      channel_bytes_per_cycle_(params.bandwidth_gbps * 1000.0 / core_mhz /
+                               static_cast<double>(params.channels)),
+      latency_cycles_(transfer_cycles(static_cast<uint64_t>(std::llround(params.latency_ns * 1e3)),
+                                      1e6 / core_mhz)),
+      free_(params.channels, 0) {}
+
+DramAccess BandwidthLatencyDram::access(uint64_t issue, uint64_t bytes, bool write) {
+  const auto channel = std::min_element(free_.begin(), free_.end());
+  DramAccess a;
+  a.issue = issue;
+  a.start = std::max(issue, *channel);
+  const uint64_t occupancy = transfer_cycles(bytes, channel_bytes_per_cycle_);
+  a.transfer_end = a.start + occupancy;
+  a.done = a.transfer_end + latency_cycles_;
+  *channel = a.transfer_end;
+  ++requests_;
+  busy_cycles_ += occupancy;
+  (write ? write_bytes_ : read_bytes_) += bytes;
+  return a;
+}
+
+Json BandwidthLatencyDram::describe() const {
+  return {{"impl", "BandwidthLatency"},
+          {"bandwidth_gbps", params_.bandwidth_gbps},
+          {"channels", params_.channels},
+          {"latency_ns", params_.latency_ns},
+          {"latency_cycles", latency_cycles_}};
+}
+
+void BandwidthLatencyDram::add_stats(Stats& stats, const std::string& prefix) const {
+  stats.add(prefix + "requests", requests_, "request", "requests (DMA bursts) served");
+  stats.add(prefix + "read_bytes", read_bytes_, "byte", "bytes read");
+  stats.add(prefix + "write_bytes", write_bytes_, "byte", "bytes written");
+  stats.add(prefix + "busy_cycles", busy_cycles_, "channel-cycle",
+            "cycles channels spent transferring, summed over channels");
+}
+
+}  // namespace nibble

@@ -1,0 +1,335 @@
+#include "models/mapper/mapper.h"
+
+#include <algorithm>
+#include <array>
+#include <tuple>
+#include <vector>
+
+#include "sim/error.h"
+
+namespace nibble {
+
+namespace {
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+// DRAM bytes of a rows×cols tile: rows packed one after another (a GEMM operand's tile is a
+// block of a row-major matrix); an element-wise op's tile (rows×1) is one contiguous run.
+uint64_t packed(const OpPlan& p, uint64_t rows, uint64_t cols, uint64_t bits) {
+  return p.elementwise ? ceil_div(rows * cols * bits, 8) : rows * ceil_div(cols * bits, 8);
+}
+// Scratchpad bytes of the same tile, rows at the scratchpad's pitch.
+uint64_t laid_out(const OpPlan& p, uint64_t rows, uint64_t cols, uint64_t bits) {
+  if (bits == 0) return 0;
+  return p.elementwise ? p.row_bytes(rows * cols * bits) : rows * p.row_bytes(cols * bits);
+}
+
+// The tile sizes of an extent cut into tiles of `t`: (size, count), at most two classes.
+struct Class {
+  uint64_t size = 0, count = 0;
+};
+std::vector<Class> classes(uint64_t extent, uint64_t t) {
+  std::vector<Class> out;
+  if (extent == 0) return out;
+  if (extent / t > 0) out.push_back({t, extent / t});
+  if (extent % t > 0) out.push_back({extent % t, 1});
+  return out;
+}
+
+// Size of tile `i` of an extent cut into tiles of `t` (0 past the end).
+uint64_t tile_size(uint64_t extent, uint64_t t, uint64_t i) {
+  return i * t >= extent ? 0 : std::min(t, extent - i * t);
+}
+
+// Candidate tile sizes of a dimension: the whole, then powers of two >= 8 below it, largest first.
+std::vector<uint64_t> candidates(uint64_t extent, bool whole_only) {
+  std::vector<uint64_t> out = {std::max<uint64_t>(extent, 1)};
+  if (whole_only) return out;
+  uint64_t p = 8;
+  while (p * 2 < extent) p *= 2;
+  for (; p >= 8; p /= 2) {
+    if (p < extent) out.push_back(p);
+  }
+  return out;
+}
+
+// Extent of `dim` (0 m, 1 n, 2 k) on `core` when `split` cuts it into chunks of `chunk`.
+uint64_t extent_on(const GemmShape& whole, Split split, uint64_t chunk, uint64_t core, int dim) {
+  const uint64_t full = dim == 0 ? whole.m : dim == 1 ? whole.n : whole.k;
+  const bool cut = (split == Split::kM && dim == 0) || (split == Split::kN && dim == 1) ||
+                   (split == Split::kK && dim == 2);
+  if (!cut) return full;
+  const uint64_t begin = core * chunk;
+  return begin >= full ? 0 : std::min(chunk, full - begin);
+}
+
+// Exact DRAM traffic of a plan, over all cores, by tile classes (independent of OpPlan::tile).
+void traffic(OpPlan& p) {
+  p.dram_read_bytes = 0;
+  p.dram_write_bytes = 0;
+  const bool reuse_a = p.k_tiles == 1 && p.m_outer, reuse_b = p.k_tiles == 1 && !p.m_outer;
+  for (uint64_t c = 0; c < p.cores; ++c) {
+    const uint64_t em = extent_on(p.whole, p.split, p.chunk, c, 0);
+    const uint64_t en = extent_on(p.whole, p.split, p.chunk, c, 1);
+    const uint64_t ek = extent_on(p.whole, p.split, p.chunk, c, 2);
+    if (em == 0 || en == 0 || ek == 0) {
+      // An idle core loads nothing of its own; it only receives broadcasts. A k-split core
+      // with no k still stores its share of the reduced outputs (added below).
+    } else {
+      uint64_t a_once = 0, b_once = 0;
+      for (const Class& m : classes(em, p.tm)) {
+        for (const Class& k : classes(ek, p.tk)) a_once += m.count * k.count * packed(p, m.size, k.size, p.bits.a);
+      }
+      for (const Class& k : classes(ek, p.tk)) {
+        for (const Class& n : classes(en, p.tn)) b_once += k.count * n.count * packed(p, k.size, n.size, p.bits.b);
+      }
+      const uint64_t n_tiles = ceil_div(en, p.tn), m_tiles = ceil_div(em, p.tm);
+      if (p.shared_operand != 0) p.dram_read_bytes += reuse_a ? a_once : a_once * n_tiles;
+      if (p.shared_operand != 1) p.dram_read_bytes += reuse_b ? b_once : b_once * m_tiles;
+    }
+    if (p.split != Split::kK) {
+      for (const Class& m : classes(em, p.tm)) {
+        for (const Class& n : classes(en, p.tn)) p.dram_write_bytes += m.count * n.count * packed(p, m.size, n.size, p.bits.out);
+      }
+    }
+  }
+  if (p.split == Split::kK) {
+    for (const Class& m : classes(p.whole.m, p.tm)) {
+      for (const Class& n : classes(p.whole.n, p.tn)) p.dram_write_bytes += m.count * n.count * packed(p, m.size, n.size, p.bits.out);
+    }
+  }
+  // A broadcast operand is read once per loop iteration that loads it, whatever the cores.
+  if (p.shared_operand == 1) {
+    uint64_t b_once = 0;
+    for (const Class& k : classes(p.whole.k, p.tk)) {
+      for (const Class& n : classes(p.whole.n, p.tn)) b_once += k.count * n.count * packed(p, k.size, n.size, p.bits.b);
+    }
+    p.dram_read_bytes += p.k_tiles == 1 && !p.m_outer ? b_once : b_once * p.m_tiles;
+  } else if (p.shared_operand == 0) {
+    uint64_t a_once = 0;
+    for (const Class& m : classes(p.whole.m, p.tm)) {
+      for (const Class& k : classes(p.whole.k, p.tk)) a_once += m.count * k.count * packed(p, m.size, k.size, p.bits.a);
+    }
+    p.dram_read_bytes += p.k_tiles == 1 && p.m_outer ? a_once : a_once * p.n_tiles;
+  }
+}
+
+uint64_t footprint(const OpPlan& p) {
+  const uint64_t buffers = p.double_buffer ? 2 : 1;
+  const uint64_t a = laid_out(p, p.tm, p.tk, p.bits.a);
+  const uint64_t b = laid_out(p, p.tk, p.tn, p.bits.b);
+  const uint64_t c = laid_out(p, p.tm, p.tn, p.bits.psum);
+  return buffers * (a + b + c);
+}
+
+// The heuristic's estimate of a plan's cycles (see mapper.h).
+uint64_t estimate(const OpPlan& p, const MapperTarget& t) {
+  uint64_t compute = 0;
+  const uint64_t em = extent_on(p.whole, p.split, p.chunk, 0, 0);
+  const uint64_t en = extent_on(p.whole, p.split, p.chunk, 0, 1);
+  const uint64_t ek = extent_on(p.whole, p.split, p.chunk, 0, 2);
+  for (const Class& m : classes(em, p.tm)) {
+    for (const Class& n : classes(en, p.tn)) {
+      for (const Class& k : classes(ek, p.tk)) {
+        compute += m.count * n.count * k.count * t.compute_cycles({m.size, n.size, k.size});
+      }
+    }
+  }
+  // DRAM: the chip's bandwidth over all bytes, and each core's stream of tiles, of which
+  // `buffers` are in flight at once, each paying the latency and its bytes at the core's share.
+  const double bytes = static_cast<double>(p.dram_read_bytes + p.dram_write_bytes);
+  const double cores = static_cast<double>(p.cores);
+  const double tiles = static_cast<double>(std::max<uint64_t>(1, p.tiles_per_core()));
+  const double core_bpc = std::min(t.dram_bytes_per_cycle / cores, t.core_bytes_per_cycle);
+  const double per_tile = static_cast<double>(t.dram_latency_cycles) + bytes / cores / tiles / core_bpc;
+  const double buffers = p.double_buffer ? 2.0 : 1.0;
+  const uint64_t dram = static_cast<uint64_t>(
+      std::max(bytes / t.dram_bytes_per_cycle, tiles * per_tile / buffers));
+  uint64_t ring = 0;
+  if (p.shared_operand == 1) {
+    ring = t.broadcast_cycles(packed(p, p.tk, p.tn, p.bits.b)) *
+           (p.k_tiles == 1 && !p.m_outer ? p.n_tiles : p.tiles_per_core());
+  } else if (p.shared_operand == 0) {
+    ring = t.broadcast_cycles(packed(p, p.tm, p.tk, p.bits.a)) *
+           (p.k_tiles == 1 && p.m_outer ? p.m_tiles : p.tiles_per_core());
+  } else if (p.split == Split::kK) {
+    ring = t.reduce_scatter_cycles(packed(p, p.tm, p.tn, p.bits.psum)) * p.m_tiles * p.n_tiles;
+  }
+  const uint64_t first = packed(p, std::min(p.tm, em), std::min(p.tk, ek), p.bits.a) +
+                         packed(p, std::min(p.tk, ek), std::min(p.tn, en), p.bits.b);
+  const uint64_t fill =
+      t.dram_latency_cycles + static_cast<uint64_t>(static_cast<double>(first) / t.dram_bytes_per_cycle);
+  return std::max({compute, dram, ring}) + fill;
+}
+
+Split parse_split(const std::string& text, const std::string& where) {
+  if (text == "m") return Split::kM;
+  if (text == "n") return Split::kN;
+  if (text == "k") return Split::kK;
+  throw InputError(where + ": expected a split of \"m\", \"n\" or \"k\", found \"" + text + "\"");
+}
+
+}  // namespace
+
+const char* to_string(Split split) {
+  switch (split) {
+    case Split::kNone:
+      return "none";
+    case Split::kM:
+      return "m";
+    case Split::kN:
+      return "n";
+    case Split::kK:
+      return "k";
+  }
+  return "?";
+}
+
+void MapperParams::read(ConfigNode& node) {
+  split = node.get_choice("split", split, {"auto", "m", "n", "k"});
+  double_buffer = node.get_bool("double_buffer", double_buffer);
+  share_operands = node.get_bool("share_operands", share_operands);
+}
+
+Json MapperParams::describe() const {
+  return {{"split", split}, {"double_buffer", double_buffer}, {"share_operands", share_operands}};
+}
+
+GemmShape OpPlan::core_shape(uint64_t core) const {
+  return {extent_on(whole, split, chunk, core, 0), extent_on(whole, split, chunk, core, 1),
+          extent_on(whole, split, chunk, core, 2)};
+}
+
+TileWork OpPlan::tile(uint64_t core, uint64_t index) const {
+  const GemmShape e = core_shape(core);
+  // Where this core's part starts in the op, per dimension.
+  const uint64_t m0 = split == Split::kM ? core * chunk : 0;
+  const uint64_t n0 = split == Split::kN ? core * chunk : 0;
+  const uint64_t k0 = split == Split::kK ? core * chunk : 0;
+  const uint64_t ki = index % k_tiles;
+  const uint64_t outer = index / k_tiles;
+  const uint64_t mi = m_outer ? outer / n_tiles : outer % m_tiles;
+  const uint64_t ni = m_outer ? outer % n_tiles : outer / m_tiles;
+  TileWork w;
+  w.shape = {tile_size(e.m, tm, mi), tile_size(e.n, tn, ni), tile_size(e.k, tk, ki)};
+  w.first_k = ki == 0;
+  w.last_k = ki + 1 == k_tiles;
+  const bool empty = w.shape.m == 0 || w.shape.n == 0 || w.shape.k == 0;
+  const bool load_a = !(k_tiles == 1 && m_outer && ni > 0);
+  const bool load_b = bits.b > 0 && !(k_tiles == 1 && !m_outer && mi > 0);
+  // The shared operand's tile is the same on every core (its dimensions are not split).
+  const uint64_t sk = shared_operand >= 0 ? tile_size(whole.k, tk, ki) : w.shape.k;
+  // A and B tiles as this core holds them (the shared one whole, whatever this core's part).
+  const uint64_t a_rows = shared_operand == 0 ? tile_size(whole.m, tm, mi) : w.shape.m;
+  const uint64_t b_cols = shared_operand == 1 ? tile_size(whole.n, tn, ni) : w.shape.n;
+  const uint64_t a_fp = laid_out(*this, a_rows, sk, bits.a);
+  const uint64_t b_fp = laid_out(*this, sk, b_cols, bits.b);
+  if (!empty || shared_operand == 0) w.in_footprint += a_fp;
+  if (!empty || shared_operand == 1) w.in_footprint += b_fp;
+  if (load_a && (shared_operand == 0 || !empty)) {
+    w.loads[w.load_count++] = {0, m0 + mi * tm, k0 + ki * tk, packed(*this, a_rows, sk, bits.a),
+                               a_fp, shared_operand == 0};
+  }
+  if (load_b && (shared_operand == 1 || !empty)) {
+    w.loads[w.load_count++] = {1, k0 + ki * tk, n0 + ni * tn, packed(*this, sk, b_cols, bits.b),
+                               b_fp, shared_operand == 1};
+  }
+  w.out_footprint = laid_out(*this, w.shape.m, w.shape.n, bits.psum);
+  if (w.last_k) {
+    const uint64_t out = packed(*this, w.shape.m, w.shape.n, bits.out);
+    if (split == Split::kK) {
+      // Every core holds the partial sums of the same output tile; after the reduction each
+      // stores its share of the result.
+      w.reduce_bytes = packed(*this, w.shape.m, w.shape.n, bits.psum);
+      w.store_bytes = out * (core + 1) / cores - out * core / cores;
+    } else {
+      w.store_bytes = out;
+    }
+  }
+  return w;
+}
+
+Json OpPlan::to_json() const {
+  return {{"split", to_string(split)},
+          {"cores", cores},
+          {"chunk", chunk},
+          {"tile", {{"m", tm}, {"n", tn}, {"k", tk}}},
+          {"loop", m_outer ? "m,n,k" : "n,m,k"},
+          {"tiles_per_core", tiles_per_core()},
+          {"double_buffer", double_buffer},
+          {"shared_operand", shared_operand == 0 ? "a" : shared_operand == 1 ? "b" : "none"},
+          {"scratchpad_bytes", footprint_bytes},
+          {"dram_read_bytes", dram_read_bytes},
+          {"dram_write_bytes", dram_write_bytes},
+          {"estimate_cycles", estimate_cycles}};
+}
+
+OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
+              const MapperParams& params, const MapperTarget& target, const std::string& forced) {
+  std::vector<Split> splits;
+  const std::string chosen = !forced.empty() ? forced : params.split;
+  const bool elementwise = bits.b == 0;
+  if (target.cores < 2) {
+    splits = {Split::kNone};
+  } else if (chosen != "auto") {
+    splits = {parse_split(chosen, "op \"" + op.name + "\"")};
+    if (elementwise && splits[0] != Split::kM) splits = {Split::kM};
+  } else if (elementwise) {
+    splits = {Split::kM};
+  } else {
+    splits = {Split::kM, Split::kN, Split::kK};
+  }
+
+  OpPlan best;
+  bool found = false;
+  std::tuple<uint64_t, uint64_t> best_score{0, 0};
+  for (const Split split : splits) {
+    OpPlan p;
+    p.split = split;
+    p.cores = split == Split::kNone ? 1 : target.cores;
+    p.whole = shape;
+    p.bits = bits;
+    p.double_buffer = params.double_buffer;
+    p.row_bytes = target.row_bytes;
+    p.elementwise = elementwise;
+    const uint64_t dim = split == Split::kM ? shape.m : split == Split::kN ? shape.n : shape.k;
+    p.chunk = split == Split::kNone ? 0 : ceil_div(dim, p.cores);
+    if (params.share_operands && p.cores > 1) {
+      p.shared_operand = split == Split::kM && bits.b > 0 ? 1 : split == Split::kN ? 0 : -1;
+    }
+    const GemmShape part = p.core_shape(0);
+    for (const uint64_t tm : candidates(part.m, target.whole_tiles)) {
+      for (const uint64_t tn : elementwise ? std::vector<uint64_t>{1} : candidates(part.n, target.whole_tiles)) {
+        for (const uint64_t tk : elementwise ? std::vector<uint64_t>{1} : candidates(part.k, target.whole_tiles)) {
+          for (const bool m_outer : {true, false}) {
+            p.tm = tm, p.tn = tn, p.tk = tk, p.m_outer = m_outer;
+            p.m_tiles = ceil_div(part.m, tm);
+            p.n_tiles = ceil_div(part.n, tn);
+            p.k_tiles = ceil_div(part.k, tk);
+            // The loop order matters only when an operand can be reused.
+            if (!m_outer && (p.k_tiles > 1 || elementwise)) continue;
+            p.footprint_bytes = footprint(p);
+            if (p.footprint_bytes > target.scratchpad_bytes) continue;
+            traffic(p);
+            p.estimate_cycles = estimate(p, target);
+            const std::tuple<uint64_t, uint64_t> score{p.estimate_cycles,
+                                                       p.dram_read_bytes + p.dram_write_bytes};
+            if (!found || score < best_score) {
+              best = p;
+              best_score = score;
+              found = true;
+            }
+          }
+        }
+      }
+    }
+  }
+  if (!found) {
+    throw InputError("op \"" + op.name + "\": no tiling fits the scratchpad of " +
+                     std::to_string(target.scratchpad_bytes) +
+                     " bytes (accelerator.core.scratchpad.capacity_bytes), even tiles of 8 " +
+                     "in every dimension; give the scratchpad more capacity");
+  }
+  return best;
+}
+
+}  // namespace nibble

@@ -1,0 +1,57 @@
+#include "models/shared_buffer/shared_buffer.h"
+
+#include <algorithm>
+
+namespace nibble {
+
+void SharedBufferParams::read(ConfigNode& node) {
+  capacity_bytes = static_cast<uint64_t>(
+      node.get_int("capacity_bytes", static_cast<int64_t>(capacity_bytes), 1, int64_t{1} << 42));
+  bytes_per_cycle = node.get_double("bytes_per_cycle", bytes_per_cycle, 1e-3, 1e6);
+  latency_cycles = static_cast<uint64_t>(
+      node.get_int("latency_cycles", static_cast<int64_t>(latency_cycles), 0, 1000000));
+}
+
+Json SharedBufferParams::describe() const {
+  return {{"capacity_bytes", capacity_bytes},
+          {"bytes_per_cycle", bytes_per_cycle},
+          {"latency_cycles", latency_cycles}};
+}
+
+SharedBuffer::SharedBuffer(const SharedBufferParams& params) : params_(params) {}
+
+void SharedBuffer::begin_op(uint32_t op) {
+  (void)op;
+  tiles_.clear();
+  held_ = 0;
+}
+
+void SharedBuffer::fill(const TileKey& key, uint64_t bytes) {
+  if (held_ + bytes > params_.capacity_bytes) return;  // full: the tile is not kept
+  if (!tiles_.insert(key).second) return;
+  held_ += bytes;
+  high_water_ = std::max(high_water_, held_);
+  write_bytes_ += bytes;
+}
+
+// Queueing and transfer are bandwidth (the buffer's port), the access latency is latency; both
+// are reported under the DRAM causes, the level the data would otherwise have come from.
+Timeline SharedBuffer::read(uint64_t now, uint64_t bytes) {
+  Timeline t(now);
+  const uint64_t start = std::max(now, free_);
+  free_ = start + transfer_cycles(bytes, params_.bytes_per_cycle);
+  t.add(now + params_.latency_cycles, StallCause::kDramLatency);  // latency first, as the DMA
+  t.add(free_ + params_.latency_cycles, StallCause::kDramBandwidth);
+  ++reads_;
+  read_bytes_ += bytes;
+  return t;
+}
+
+void SharedBuffer::add_stats(Stats& stats, const std::string& prefix) const {
+  stats.add(prefix + "reads", reads_, "read", "tile reads served");
+  stats.add(prefix + "read_bytes", read_bytes_, "byte", "bytes read by the cores");
+  stats.add(prefix + "write_bytes", write_bytes_, "byte", "bytes filled from DRAM");
+  stats.add(prefix + "high_water_bytes", high_water_, "byte", "most bytes held at once");
+}
+
+}  // namespace nibble
