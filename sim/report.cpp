@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -294,6 +295,29 @@ void print_summary(std::ostream& out, const Json& report, const std::string& dir
       << si(report["seconds"].get<double>(), "s") << ")\n";
   out << "  MACs         " << with_commas(report["macs"].get<uint64_t>()) << "  (utilization "
       << percent(report["utilization"].get<double>()) << ")\n";
+  if (report.contains("memory")) {
+    const Json& m = report["memory"];
+    out << "  cores        " << report["hardware"]["cores"] << ", busy "
+        << with_commas(m["busy_core_cycles"].get<uint64_t>()) << " core-cycles; stalls";
+    for (const auto& [cause, cycles] : m["stall_core_cycles"].items()) {
+      if (cycles.get<uint64_t>() > 0)
+        out << ' ' << cause << ' ' << with_commas(cycles.get<uint64_t>());
+    }
+    out << '\n';
+    out << "  DRAM         "
+        << si(static_cast<double>(m["dram_read_bytes"].get<uint64_t>() +
+                                  m["dram_write_bytes"].get<uint64_t>()),
+              "B")
+        << " at " << format_double(std::round(m["dram_gbps"].get<double>() * 10) / 10) << " GB/s\n";
+    for (const Json& c : report["assumption_checks"]) {
+      if (c["held"] == false) {
+        out << "  CHECK FAILED " << c["name"].get<std::string>() << ": needed "
+            << format_double(c["needed"].get<double>()) << ", limit "
+            << format_double(c["limit"].get<double>()) << ' ' << c["unit"].get<std::string>()
+            << '\n';
+      }
+    }
+  }
   out << "  energy       " << si(total_pj * 1e-12, "J");
   std::string sep = "  (";
   for (const auto& [unit, pj] : report["energy_pj"]["by_unit"].items()) {

@@ -205,7 +205,9 @@ void Core::storer() {
       const uint64_t now = clock.now();
       Timeline done(now);
       if (w.reduce_bytes > 0 && chip_.cores > 1) {
-        const auto reduce = [&](uint64_t at) { return chip_.ring->reduce_scatter(at, w.reduce_bytes); };
+        const auto reduce = [&](uint64_t at) {
+          return chip_.ring->reduce_scatter(at, w.reduce_bytes);
+        };
         if (chip_.ideal) {
           if (index_ == 0) reduce(now);
         } else {

@@ -45,8 +45,8 @@ struct ChipMemory {
   std::vector<uint8_t> whole;        // per op, whether it runs as one whole task on one core
   std::unique_ptr<DramPort> dram;
   std::unique_ptr<Ring> ring;
-  std::unique_ptr<SharedBuffer> shared_buffer;  // may be null
-  std::vector<Dma*> dmas;                       // per core
+  std::unique_ptr<SharedBuffer> shared_buffer;         // may be null
+  std::vector<Dma*> dmas;                              // per core
   uint64_t dram_read_bytes = 0, dram_write_bytes = 0;  // what the cores moved (both modes)
 
   // A collective among all cores: each arrives with its own cycle; the last to arrive runs
@@ -70,8 +70,8 @@ struct CoreOpResult {
   uint64_t end_cycle = 0;
   uint64_t busy_cycles = 0;  // cycles its units ran the op's tiles
   StallCycles stalls{};
-  bool ran = false;          // some tile of the op ran here
-  UnitOpRecord record;       // merged over the op's tiles
+  bool ran = false;     // some tile of the op ran here
+  UnitOpRecord record;  // merged over the op's tiles
   uint64_t scratchpad_high_water = 0;
 };
 

@@ -7,7 +7,8 @@ namespace nibble {
 
 void BandwidthLatencyParams::read(ConfigNode& node) {
   bandwidth_gbps = node.get_double("bandwidth_gbps", bandwidth_gbps, 1e-3, 1e6);
-  channels = static_cast<uint64_t>(node.get_int("channels", static_cast<int64_t>(channels), 1, 1024));
+  channels =
+      static_cast<uint64_t>(node.get_int("channels", static_cast<int64_t>(channels), 1, 1024));
   latency_ns = node.get_double("latency_ns", latency_ns, 0, 1e6);
 }
 

@@ -26,7 +26,9 @@ class BandwidthLatencyDram : public DramPort {
   BandwidthLatencyDram(const BandwidthLatencyParams& params, double core_mhz);
 
   DramAccess access(uint64_t issue, uint64_t bytes, bool write) override;
-  double peak_bytes_per_cycle() const override { return channel_bytes_per_cycle_ * static_cast<double>(free_.size()); }
+  double peak_bytes_per_cycle() const override {
+    return channel_bytes_per_cycle_ * static_cast<double>(free_.size());
+  }
   uint64_t latency_cycles() const override { return latency_cycles_; }
   Json describe() const override;
   void add_stats(Stats& stats, const std::string& prefix) const override;

@@ -41,8 +41,9 @@ uint64_t tile_size(uint64_t extent, uint64_t t, uint64_t i) {
 }
 
 // Candidate tile sizes of a dimension: the whole, then powers of two >= 8 below it, largest first.
-std::vector<uint64_t> candidates(uint64_t extent, bool whole_only) {
+std::vector<uint64_t> candidates(uint64_t extent, bool whole_only, uint64_t fixed) {
   std::vector<uint64_t> out = {std::max<uint64_t>(extent, 1)};
+  if (fixed > 0) return {std::max<uint64_t>(1, std::min(fixed, extent))};
   if (whole_only) return out;
   uint64_t p = 8;
   while (p * 2 < extent) p *= 2;
@@ -77,10 +78,12 @@ void traffic(OpPlan& p) {
     } else {
       uint64_t a_once = 0, b_once = 0;
       for (const Class& m : classes(em, p.tm)) {
-        for (const Class& k : classes(ek, p.tk)) a_once += m.count * k.count * packed(p, m.size, k.size, p.bits.a);
+        for (const Class& k : classes(ek, p.tk))
+          a_once += m.count * k.count * packed(p, m.size, k.size, p.bits.a);
       }
       for (const Class& k : classes(ek, p.tk)) {
-        for (const Class& n : classes(en, p.tn)) b_once += k.count * n.count * packed(p, k.size, n.size, p.bits.b);
+        for (const Class& n : classes(en, p.tn))
+          b_once += k.count * n.count * packed(p, k.size, n.size, p.bits.b);
       }
       const uint64_t n_tiles = ceil_div(en, p.tn), m_tiles = ceil_div(em, p.tm);
       if (p.shared_operand != 0) p.dram_read_bytes += reuse_a ? a_once : a_once * n_tiles;
@@ -88,26 +91,30 @@ void traffic(OpPlan& p) {
     }
     if (p.split != Split::kK) {
       for (const Class& m : classes(em, p.tm)) {
-        for (const Class& n : classes(en, p.tn)) p.dram_write_bytes += m.count * n.count * packed(p, m.size, n.size, p.bits.out);
+        for (const Class& n : classes(en, p.tn))
+          p.dram_write_bytes += m.count * n.count * packed(p, m.size, n.size, p.bits.out);
       }
     }
   }
   if (p.split == Split::kK) {
     for (const Class& m : classes(p.whole.m, p.tm)) {
-      for (const Class& n : classes(p.whole.n, p.tn)) p.dram_write_bytes += m.count * n.count * packed(p, m.size, n.size, p.bits.out);
+      for (const Class& n : classes(p.whole.n, p.tn))
+        p.dram_write_bytes += m.count * n.count * packed(p, m.size, n.size, p.bits.out);
     }
   }
   // A broadcast operand is read once per loop iteration that loads it, whatever the cores.
   if (p.shared_operand == 1) {
     uint64_t b_once = 0;
     for (const Class& k : classes(p.whole.k, p.tk)) {
-      for (const Class& n : classes(p.whole.n, p.tn)) b_once += k.count * n.count * packed(p, k.size, n.size, p.bits.b);
+      for (const Class& n : classes(p.whole.n, p.tn))
+        b_once += k.count * n.count * packed(p, k.size, n.size, p.bits.b);
     }
     p.dram_read_bytes += p.k_tiles == 1 && !p.m_outer ? b_once : b_once * p.m_tiles;
   } else if (p.shared_operand == 0) {
     uint64_t a_once = 0;
     for (const Class& m : classes(p.whole.m, p.tm)) {
-      for (const Class& k : classes(p.whole.k, p.tk)) a_once += m.count * k.count * packed(p, m.size, k.size, p.bits.a);
+      for (const Class& k : classes(p.whole.k, p.tk))
+        a_once += m.count * k.count * packed(p, m.size, k.size, p.bits.a);
     }
     p.dram_read_bytes += p.k_tiles == 1 && p.m_outer ? a_once : a_once * p.n_tiles;
   }
@@ -140,10 +147,11 @@ uint64_t estimate(const OpPlan& p, const MapperTarget& t) {
   const double cores = static_cast<double>(p.cores);
   const double tiles = static_cast<double>(std::max<uint64_t>(1, p.tiles_per_core()));
   const double core_bpc = std::min(t.dram_bytes_per_cycle / cores, t.core_bytes_per_cycle);
-  const double per_tile = static_cast<double>(t.dram_latency_cycles) + bytes / cores / tiles / core_bpc;
+  const double per_tile =
+      static_cast<double>(t.dram_latency_cycles) + bytes / cores / tiles / core_bpc;
   const double buffers = p.double_buffer ? 2.0 : 1.0;
-  const uint64_t dram = static_cast<uint64_t>(
-      std::max(bytes / t.dram_bytes_per_cycle, tiles * per_tile / buffers));
+  const uint64_t dram =
+      static_cast<uint64_t>(std::max(bytes / t.dram_bytes_per_cycle, tiles * per_tile / buffers));
   uint64_t ring = 0;
   if (p.shared_operand == 1) {
     ring = t.broadcast_cycles(packed(p, p.tk, p.tn, p.bits.b)) *
@@ -156,8 +164,8 @@ uint64_t estimate(const OpPlan& p, const MapperTarget& t) {
   }
   const uint64_t first = packed(p, std::min(p.tm, em), std::min(p.tk, ek), p.bits.a) +
                          packed(p, std::min(p.tk, ek), std::min(p.tn, en), p.bits.b);
-  const uint64_t fill =
-      t.dram_latency_cycles + static_cast<uint64_t>(static_cast<double>(first) / t.dram_bytes_per_cycle);
+  const uint64_t fill = t.dram_latency_cycles +
+                        static_cast<uint64_t>(static_cast<double>(first) / t.dram_bytes_per_cycle);
   return std::max({compute, dram, ring}) + fill;
 }
 
@@ -188,10 +196,21 @@ void MapperParams::read(ConfigNode& node) {
   split = node.get_choice("split", split, {"auto", "m", "n", "k"});
   double_buffer = node.get_bool("double_buffer", double_buffer);
   share_operands = node.get_bool("share_operands", share_operands);
+  const auto tile = [&](const char* key, uint64_t& value) {
+    value = static_cast<uint64_t>(node.get_int(key, 0, 0, int64_t{1} << 40));
+  };
+  tile("tile_m", tile_m);
+  tile("tile_n", tile_n);
+  tile("tile_k", tile_k);
 }
 
 Json MapperParams::describe() const {
-  return {{"split", split}, {"double_buffer", double_buffer}, {"share_operands", share_operands}};
+  return {{"split", split},
+          {"double_buffer", double_buffer},
+          {"share_operands", share_operands},
+          {"tile_m", tile_m},
+          {"tile_n", tile_n},
+          {"tile_k", tile_k}};
 }
 
 GemmShape OpPlan::core_shape(uint64_t core) const {
@@ -226,12 +245,14 @@ TileWork OpPlan::tile(uint64_t core, uint64_t index) const {
   if (!empty || shared_operand == 0) w.in_footprint += a_fp;
   if (!empty || shared_operand == 1) w.in_footprint += b_fp;
   if (load_a && (shared_operand == 0 || !empty)) {
-    w.loads[w.load_count++] = {0, m0 + mi * tm, k0 + ki * tk, packed(*this, a_rows, sk, bits.a),
-                               a_fp, shared_operand == 0};
+    w.loads[w.load_count++] = {
+        0,    m0 + mi * tm,       k0 + ki * tk, packed(*this, a_rows, sk, bits.a),
+        a_fp, shared_operand == 0};
   }
   if (load_b && (shared_operand == 1 || !empty)) {
-    w.loads[w.load_count++] = {1, k0 + ki * tk, n0 + ni * tn, packed(*this, sk, b_cols, bits.b),
-                               b_fp, shared_operand == 1};
+    w.loads[w.load_count++] = {
+        1,    k0 + ki * tk,       n0 + ni * tn, packed(*this, sk, b_cols, bits.b),
+        b_fp, shared_operand == 1};
   }
   w.out_footprint = laid_out(*this, w.shape.m, w.shape.n, bits.psum);
   if (w.last_k) {
@@ -256,7 +277,9 @@ Json OpPlan::to_json() const {
           {"loop", m_outer ? "m,n,k" : "n,m,k"},
           {"tiles_per_core", tiles_per_core()},
           {"double_buffer", double_buffer},
-          {"shared_operand", shared_operand == 0 ? "a" : shared_operand == 1 ? "b" : "none"},
+          {"shared_operand", shared_operand == 0   ? "a"
+                             : shared_operand == 1 ? "b"
+                                                   : "none"},
           {"scratchpad_bytes", footprint_bytes},
           {"dram_read_bytes", dram_read_bytes},
           {"dram_write_bytes", dram_write_bytes},
@@ -297,9 +320,13 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
       p.shared_operand = split == Split::kM && bits.b > 0 ? 1 : split == Split::kN ? 0 : -1;
     }
     const GemmShape part = p.core_shape(0);
-    for (const uint64_t tm : candidates(part.m, target.whole_tiles)) {
-      for (const uint64_t tn : elementwise ? std::vector<uint64_t>{1} : candidates(part.n, target.whole_tiles)) {
-        for (const uint64_t tk : elementwise ? std::vector<uint64_t>{1} : candidates(part.k, target.whole_tiles)) {
+    for (const uint64_t tm : candidates(part.m, target.whole_tiles, params.tile_m)) {
+      for (const uint64_t tn : elementwise
+                                   ? std::vector<uint64_t>{1}
+                                   : candidates(part.n, target.whole_tiles, params.tile_n)) {
+        for (const uint64_t tk : elementwise
+                                     ? std::vector<uint64_t>{1}
+                                     : candidates(part.k, target.whole_tiles, params.tile_k)) {
           for (const bool m_outer : {true, false}) {
             p.tm = tm, p.tn = tn, p.tk = tk, p.m_outer = m_outer;
             p.m_tiles = ceil_div(part.m, tm);

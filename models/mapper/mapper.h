@@ -22,7 +22,8 @@
 // (latency + a tile's bytes ÷ a core's bandwidth) ÷ buffers, ring cycles) + the first tile's
 // load (latency + bytes ÷ bandwidth); the lowest wins, then the least DRAM
 // traffic, then the order m, n, k and larger tiles. A split named in the config (mapper.split)
-// or on the op (`split` in the trace) overrides the choice of split.
+// or on the op (`split` in the trace) overrides the choice of split; mapper.tile_m/_n/_k fix the
+// tile sizes (capped by each core's part), for RTL comparisons and tests.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,7 @@ struct MapperParams {
   std::string split = "auto";  // auto | m | n | k
   bool double_buffer = true;   // two tile buffers, loads overlap compute
   bool share_operands = true;  // broadcast the operand all cores need over the ring
+  uint64_t tile_m = 0, tile_n = 0, tile_k = 0;  // fixed tile sizes (0: the heuristic chooses)
 
   void read(ConfigNode& node);
   Json describe() const;
@@ -52,7 +54,7 @@ struct MapperTarget {
   uint64_t cores = 1;
   bool whole_tiles = false;  // one tile per core (ideal memory): only the split is chosen
   uint64_t scratchpad_bytes = 0;
-  std::function<uint64_t(uint64_t row_bits)> row_bytes;  // scratchpad bytes of a tile row
+  std::function<uint64_t(uint64_t row_bits)> row_bytes;      // scratchpad bytes of a tile row
   std::function<uint64_t(const GemmShape&)> compute_cycles;  // one tile on the op's unit
   double dram_bytes_per_cycle = 1;
   double core_bytes_per_cycle = 1e30;  // what one core's DMA can keep in flight per cycle
@@ -63,7 +65,7 @@ struct MapperTarget {
 
 // One load a tile needs.
 struct TileLoad {
-  uint32_t operand = 0;  // 0: A, 1: B
+  uint32_t operand = 0;       // 0: A, 1: B
   uint64_t row = 0, col = 0;  // the tile's coordinates in the operand (for the shared buffer)
   uint64_t bytes = 0;         // DRAM bytes (rows packed, no padding)
   uint64_t footprint = 0;     // scratchpad bytes (rows at the pitch)
@@ -85,13 +87,13 @@ struct TileWork {
 struct OpPlan {
   Split split = Split::kNone;
   uint64_t cores = 1;
-  GemmShape whole;  // the op
+  GemmShape whole;     // the op
   uint64_t chunk = 0;  // extent of the split dimension per core
   uint64_t tm = 0, tn = 0, tk = 0;
   bool m_outer = true;
   bool double_buffer = true;
   bool elementwise = false;  // M elements, no B operand
-  int shared_operand = -1;  // 0: A, 1: B, -1: none
+  int shared_operand = -1;   // 0: A, 1: B, -1: none
   TileBits bits;
   uint64_t m_tiles = 0, n_tiles = 0, k_tiles = 0;  // per core (every core runs as many)
   uint64_t footprint_bytes = 0;                    // scratchpad bytes the tiling needs

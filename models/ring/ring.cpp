@@ -28,8 +28,7 @@ uint64_t Ring::broadcast_cycles(uint64_t bytes) const {
 uint64_t Ring::reduce_scatter_cycles(uint64_t bytes) const {
   if (cores_ < 2 || bytes == 0) return 0;
   const uint64_t half_chunk = ceil_div(ceil_div(bytes, cores_), 2);
-  return (cores_ - 1) *
-         (params_.hop_cycles + transfer_cycles(half_chunk, params_.bytes_per_cycle));
+  return (cores_ - 1) * (params_.hop_cycles + transfer_cycles(half_chunk, params_.bytes_per_cycle));
 }
 
 Timeline Ring::reserve(uint64_t now, uint64_t cycles) {
@@ -61,7 +60,8 @@ Timeline Ring::reduce_scatter(uint64_t now, uint64_t bytes) {
 void Ring::add_stats(Stats& stats, const std::string& prefix) const {
   stats.add(prefix + "collectives", collectives_, "collective",
             "broadcasts and reductions carried");
-  stats.add(prefix + "byte_hops", byte_hops_, "byte-hop", "bytes sent over links, times the hops each crossed");
+  stats.add(prefix + "byte_hops", byte_hops_, "byte-hop",
+            "bytes sent over links, times the hops each crossed");
   stats.add(prefix + "busy_cycles", busy_cycles_, "cycle", "cycles a collective held the ring");
 }
 

@@ -23,9 +23,12 @@ void BankedSramParams::read(ConfigNode& node) {
 }
 
 Json BankedSramParams::describe() const {
-  return {{"capacity_bytes", capacity_bytes},     {"banks", banks},
-          {"ports", ports},                       {"bank_width_bytes", bank_width_bytes},
-          {"row_pad_words", row_pad_words},       {"bytes_per_cycle", bytes_per_cycle()}};
+  return {{"capacity_bytes", capacity_bytes},
+          {"banks", banks},
+          {"ports", ports},
+          {"bank_width_bytes", bank_width_bytes},
+          {"row_pad_words", row_pad_words},
+          {"bytes_per_cycle", bytes_per_cycle()}};
 }
 
 BankedSram::BankedSram(const BankedSramParams& params) : params_(params) {}
@@ -65,8 +68,7 @@ void BankedSram::release(uint64_t bytes) {
   held_ -= bytes;
 }
 
-void BankedSram::add_stats(Stats& stats, const std::string& prefix,
-                           uint64_t run_high_water) const {
+void BankedSram::add_stats(Stats& stats, const std::string& prefix, uint64_t run_high_water) const {
   stats.add(prefix + "read_bytes", read_bytes_, "byte",
             "bytes read (operands by the units, results by the DMA)");
   stats.add(prefix + "write_bytes", write_bytes_, "byte",

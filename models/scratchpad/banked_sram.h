@@ -40,7 +40,9 @@ class BankedSram {
   // Words of a row of `row_bits`, and the pitch (words from one row's start to the next's) the
   // mapper lays such rows out at.
   uint64_t row_words(uint64_t row_bits) const;
-  uint64_t pitch_words(uint64_t row_bits) const { return row_words(row_bits) + params_.row_pad_words; }
+  uint64_t pitch_words(uint64_t row_bits) const {
+    return row_words(row_bits) + params_.row_pad_words;
+  }
   // Cycles to read `vectors` as laid out, and the cycles the same words would take with no bank
   // conflicts (every vector at stride 1).
   struct ReadCost {

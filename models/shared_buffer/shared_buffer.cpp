@@ -24,6 +24,7 @@ void SharedBuffer::begin_op(uint32_t op) {
   (void)op;
   tiles_.clear();
   held_ = 0;
+  high_water_ = 0;
 }
 
 void SharedBuffer::fill(const TileKey& key, uint64_t bytes) {
@@ -51,7 +52,8 @@ void SharedBuffer::add_stats(Stats& stats, const std::string& prefix) const {
   stats.add(prefix + "reads", reads_, "read", "tile reads served");
   stats.add(prefix + "read_bytes", read_bytes_, "byte", "bytes read by the cores");
   stats.add(prefix + "write_bytes", write_bytes_, "byte", "bytes filled from DRAM");
-  stats.add(prefix + "high_water_bytes", high_water_, "byte", "most bytes held at once");
+  stats.add(prefix + "high_water_bytes", high_water_, "byte",
+            "most bytes held at once during the last op");
 }
 
 }  // namespace nibble

@@ -52,7 +52,7 @@ class SharedBuffer {
 
   uint64_t read_bytes() const { return read_bytes_; }
   uint64_t write_bytes() const { return write_bytes_; }
-  uint64_t high_water() const { return high_water_; }
+  uint64_t high_water() const { return high_water_; }  // in the current op
   void add_stats(Stats& stats, const std::string& prefix) const;
 
  private:
