@@ -26,8 +26,7 @@ Json base_config(double bpc, uint64_t channels) {
         {"core",
          {{"mac_array", {{"rows", 4}, {"cols", 4}, {"dataflow", "os"}}},
           {"sfu", {{"lanes", 32}, {"pipeline_cycles", 8}}},
-          {"scratchpad",
-           {{"capacity_bytes", 1 << 20}, {"banks", 64}, {"bank_width_bytes", 64}}},
+          {"scratchpad", {{"capacity_bytes", 1 << 20}, {"banks", 64}, {"bank_width_bytes", 64}}},
           {"dma", {{"burst_bytes", 1 << 20}, {"outstanding", 16}}}}},
         // GB/s = bytes per cycle at 1 GHz.
         {"dram", {{"bandwidth_gbps", bpc}, {"channels", channels}, {"latency_ns", 10}}}}}};
@@ -141,10 +140,8 @@ TEST(MemorySystem, SingleBufferingSerialisesLoadsAndCompute) {
 // 16 + 16 = 32 <= 39, no stall: 11 + 39 + 11 = 61.
 Json conflict_config(uint64_t pad) {
   Json config = base_config(1024, 2);
-  config["accelerator"]["core"]["scratchpad"] = {{"capacity_bytes", 1 << 20},
-                                                 {"banks", 4},
-                                                 {"bank_width_bytes", 1},
-                                                 {"row_pad_words", pad}};
+  config["accelerator"]["core"]["scratchpad"] = {
+      {"capacity_bytes", 1 << 20}, {"banks", 4}, {"bank_width_bytes", 1}, {"row_pad_words", pad}};
   return config;
 }
 
@@ -219,8 +216,8 @@ TEST_P(Conservation, DramBytesMatchThePlan) {
   for (uint64_t m : sizes) {
     for (uint64_t n : sizes) {
       for (uint64_t k : sizes) {
-        Op op = gemm(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k), m, n,
-                     k);
+        Op op =
+            gemm(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k), m, n, k);
         op.split = splits[w.ops.size() % 4];
         w.ops.push_back(op);
       }
@@ -241,13 +238,11 @@ TEST_P(Conservation, DramBytesMatchThePlan) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Sweep, Conservation,
-                         testing::Values(ConservationCase{1, true, 1 << 20},
-                                         ConservationCase{1, true, 4096},
-                                         ConservationCase{2, true, 1 << 20},
-                                         ConservationCase{2, false, 4096},
-                                         ConservationCase{3, true, 8192},
-                                         ConservationCase{3, false, 1 << 20}));
+INSTANTIATE_TEST_SUITE_P(
+    Sweep, Conservation,
+    testing::Values(ConservationCase{1, true, 1 << 20}, ConservationCase{1, true, 4096},
+                    ConservationCase{2, true, 1 << 20}, ConservationCase{2, false, 4096},
+                    ConservationCase{3, true, 8192}, ConservationCase{3, false, 1 << 20}));
 
 }  // namespace
 }  // namespace nibble
