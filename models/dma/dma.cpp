@@ -23,9 +23,12 @@ Timeline Dma::transfer(uint64_t now, uint64_t bytes, bool write, DramPort& dram)
   const uint64_t out = params_.outstanding;
   const uint64_t n = (bytes + params_.burst_bytes - 1) / params_.burst_bytes;
   uint64_t issue = now, transfer_end = now, done = now;
+  // Bursts are numbered over the engine's life, so the limit spans descriptors: burst g waits
+  // for burst g - out, whichever descriptor it belonged to.
   for (uint64_t j = 0; j < n; ++j) {
-    uint64_t& slot = completions_[j % out];
-    if (j >= out) issue = std::max(issue, slot);  // wait for burst j - out
+    const uint64_t g = bursts_ + j;
+    uint64_t& slot = completions_[g % out];
+    if (g >= out) issue = std::max(issue, slot);
     const uint64_t size = std::min(params_.burst_bytes, bytes - j * params_.burst_bytes);
     const DramAccess a = dram.access(issue, size, write);
     slot = a.done;
@@ -33,8 +36,8 @@ Timeline Dma::transfer(uint64_t now, uint64_t bytes, bool write, DramPort& dram)
     done = std::max(done, a.done);
     // In flight at this issue: this burst and the earlier ones (at most out - 1) not yet done.
     uint64_t in_flight = 1;
-    for (uint64_t back = 1; back < out && back <= j; ++back) {
-      if (completions_[(j - back) % out] > issue) ++in_flight;
+    for (uint64_t back = 1; back < out && back <= g; ++back) {
+      if (completions_[(g - back) % out] > issue) ++in_flight;
     }
     peak_outstanding_ = std::max(peak_outstanding_, in_flight);
   }

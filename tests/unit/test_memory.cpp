@@ -291,7 +291,7 @@ TEST(MemoryDma, APartialLastBurstAndAQueuedChannel) {
 // header: "at most `outstanding` in flight"; the core issues a tile's A and B loads, and stores,
 // on one engine at once). Disabled: Dma::transfer numbers bursts from 0 in each descriptor, so a
 // second descriptor's first `outstanding` bursts never wait for the first descriptor's.
-TEST(MemoryDma, DISABLED_TheRequestLimitSpansDescriptors) {
+TEST(MemoryDma, TheRequestLimitSpansDescriptors) {
   BandwidthLatencyDram dram = make_dram(1);
   Dma dma = make_dma(256, 4);
   // First descriptor: 4 bursts issued at 0, [0, 16), done 104, 108, 112, 116.
