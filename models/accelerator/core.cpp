@@ -90,12 +90,7 @@ Timeline Core::load(uint32_t op, uint64_t t, const TileLoad& l) {
     return chip_.join(0, op, t, broadcast);
   }
   SharedBuffer* sb = chip_.shared_buffer.get();
-  const Op& o = chip_.workload->ops[op];
-  const OpPlan& plan = chip_.plans[op];
-  const uint64_t operand_bytes =
-      l.operand == 0 ? (plan.elementwise ? (o.gemm.m * plan.bits.a + 7) / 8
-                                         : plan.whole.m * ((plan.whole.k * plan.bits.a + 7) / 8))
-                     : plan.whole.k * ((plan.whole.n * plan.bits.b + 7) / 8);
+  const uint64_t operand_bytes = chip_.plans[op].operand_bytes(l.operand);
   const TileKey key{op, l.operand, l.row, l.col};
   Timeline got(now);
   if (sb != nullptr && sb->keeps(operand_bytes) && sb->holds(key)) {

@@ -32,10 +32,12 @@ Op with_shape(const Op& op, const GemmShape& shape) {
   return tile;
 }
 
-OpData* ComputeUnit::data_of(uint32_t index) const {
-  if (!whole_ || context_.data == nullptr || index >= context_.data->size()) return nullptr;
+OpData* ComputeUnit::op_data(uint32_t index) const {
+  if (context_.data == nullptr || index >= context_.data->size()) return nullptr;
   return &(*context_.data)[index];
 }
+
+OpData* ComputeUnit::data_of(uint32_t index) const { return whole_ ? op_data(index) : nullptr; }
 
 ComputeUnit::PipelineRun ComputeUnit::step_lane_pipeline(uint64_t work, uint64_t per_cycle,
                                                          std::size_t depth) {

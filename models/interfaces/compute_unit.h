@@ -116,6 +116,8 @@ class ComputeUnit : public sc_core::sc_module {
   virtual void execute(uint32_t index, const Op& op, UnitOpRecord& record) = 0;
   // The op's tensor data, or null when it carries none or the task is a tile.
   OpData* data_of(uint32_t index) const;
+  // The op's tensor data whatever the task (null when it carries none).
+  OpData* op_data(uint32_t index) const;
 
   // Cycle fidelity of a pipeline of lanes, for element-wise units: `depth` stage registers, each
   // holding the work of the beat it carries (0: a bubble). Every clock cycle each beat moves one

@@ -269,6 +269,11 @@ TileWork OpPlan::tile(uint64_t core, uint64_t index) const {
   return w;
 }
 
+uint64_t OpPlan::operand_bytes(uint32_t operand) const {
+  return operand == 0 ? packed(*this, whole.m, whole.k, bits.a)
+                      : packed(*this, whole.k, whole.n, bits.b);
+}
+
 Json OpPlan::to_json() const {
   return {{"split", to_string(split)},
           {"cores", cores},

@@ -106,6 +106,8 @@ struct OpPlan {
   // The core's part of the op: [begin, end) of the split dimension.
   GemmShape core_shape(uint64_t core) const;
   TileWork tile(uint64_t core, uint64_t index) const;
+  // DRAM bytes of the whole operand (0: A or the element-wise input, 1: B), packed as tiles are.
+  uint64_t operand_bytes(uint32_t operand) const;
   Json to_json() const;
 };
 

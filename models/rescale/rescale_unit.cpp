@@ -82,9 +82,7 @@ TileBits RescaleUnit::tile_bits(const Op& op) const {
 }
 
 void RescaleUnit::compute_values(uint32_t index, const Op& op, Json& checks) {
-  OpData* data = context_.data != nullptr && index < context_.data->size()
-                     ? &(*context_.data)[index]
-                     : nullptr;
+  OpData* data = op_data(index);
   QuantizeData* values = data != nullptr && data->quantize ? &*data->quantize : nullptr;
   if (values == nullptr) return;
   const bool fp4 = op.precision.out == Precision::kFp4;

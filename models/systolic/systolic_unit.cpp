@@ -214,9 +214,7 @@ TileBits SystolicUnit::tile_bits(const Op& op) const {
 }
 
 void SystolicUnit::compute_values(uint32_t index, const Op& op, Json& checks) {
-  OpData* data = context_.data != nullptr && index < context_.data->size()
-                     ? &(*context_.data)[index]
-                     : nullptr;
+  OpData* data = op_data(index);
   if (data == nullptr || !data->gemm) return;
   compute_gemm_values(op.gemm, *data->gemm, value_params(op, index));
   counters_.acc_overflows += data->gemm->acc_overflows;
