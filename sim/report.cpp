@@ -311,10 +311,12 @@ void print_summary(std::ostream& out, const Json& report, const std::string& dir
         << " at " << format_double(std::round(m["dram_gbps"].get<double>() * 10) / 10) << " GB/s\n";
     for (const Json& c : report["assumption_checks"]) {
       if (c["held"] == false) {
-        out << "  CHECK FAILED " << c["name"].get<std::string>() << ": needed "
-            << format_double(c["needed"].get<double>()) << ", limit "
-            << format_double(c["limit"].get<double>()) << ' ' << c["unit"].get<std::string>()
-            << '\n';
+        // Four significant figures on the terminal; report.json keeps the exact value.
+        std::ostringstream needed;
+        needed << std::setprecision(4) << c["needed"].get<double>();
+        out << "  CHECK FAILED " << c["name"].get<std::string>() << ": needed " << needed.str()
+            << ", limit " << format_double(c["limit"].get<double>()) << ' '
+            << c["unit"].get<std::string>() << '\n';
       }
     }
   }

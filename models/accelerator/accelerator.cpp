@@ -114,6 +114,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
   chip_.workload = &workload_;
   chip_.ideal = settings.ideal_memory;
   chip_.cores = static_cast<uint64_t>(accelerator.get_int("cores", 1, 1, 256));
+  arbiter_ = std::make_unique<MemoryArbiter>("memory_arbiter", clock_);
+  chip_.arbiter = arbiter_.get();
   for (uint64_t c = 0; c < chip_.cores; ++c) {
     // Waveforms come from core 0's arrays.
     UnitContext ctx = context_;

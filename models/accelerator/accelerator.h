@@ -85,6 +85,7 @@ class Accelerator : public sc_core::sc_module {
   ChipMemory chip_;
   MapperParams mapper_;
   std::vector<std::unique_ptr<Core>> cores_;
+  std::unique_ptr<MemoryArbiter> arbiter_;  // serves the cores' memory requests (chip_.arbiter)
   std::vector<OpRecord> records_;
   std::vector<Limit> limits_;
   // Run-wide figures for the assumption checks.

@@ -7,6 +7,24 @@
 
 namespace nibble {
 
+Timeline ChipMemory::join(int kind, uint64_t op, uint64_t seq, uint64_t key,
+                          const MemoryArbiter::Act& act) {
+  const uint64_t arrival = clock->now();
+  Collective& c = collectives_[{kind, op, seq}];
+  if (++c.arrived == cores) {
+    c.last_arrival = arrival;
+    c.result = arbiter->request(key, act);
+    c.complete = true;
+    collective_done_.notify(sc_core::SC_ZERO_TIME);
+  }
+  while (!c.complete) sc_core::wait(collective_done_);
+  Timeline mine(arrival);
+  mine.add(c.last_arrival, StallCause::kDependency);
+  for (const auto& [end, cause] : c.result.segments()) mine.add(end, cause);
+  if (++c.left == cores) collectives_.erase({kind, op, seq});
+  return mine;
+}
+
 void merge_record(UnitOpRecord& into, const UnitOpRecord& tile, bool first) {
   if (first) {
     into.mapping = tile.mapping;
@@ -71,35 +89,40 @@ void Core::wait_until(uint64_t cycle) {
 
 // One operand tile into the scratchpad: broadcast when every core loads it, else from the shared
 // buffer when it holds it, else from DRAM (through the shared buffer when the operand fits it).
+// Shared state is touched only inside the arbiter's turn, so same-cycle requests of the cores are
+// served in the same order at every fidelity.
 Timeline Core::load(uint32_t op, uint64_t t, const TileLoad& l) {
   const uint64_t now = context_.clock->now();
   sram_->count_write(l.bytes);
   if (l.shared && chip_.cores > 1) {
     const uint64_t owner = t % chip_.cores;
-    const auto broadcast = [&](uint64_t at) {
+    const auto broadcast = [this, owner, &l](uint64_t at) {
       Timeline fetched = chip_.dmas[owner]->transfer(at, l.bytes, false, *chip_.dram);
       chip_.dram_read_bytes += l.bytes;
       const Timeline sent = chip_.ring->broadcast(fetched.done(), l.bytes);
       for (const auto& [end, cause] : sent.segments()) fetched.add(end, cause);
       return fetched;
     };
+    const uint64_t key = MemoryArbiter::key(owner, MemoryArbiter::kBroadcast);
     if (chip_.ideal) {
-      if (index_ == owner) broadcast(now);  // counted once, never waited for
+      // Counted once, never waited for.
+      if (index_ == owner) chip_.arbiter->request(key, broadcast);
       return Timeline(now);
     }
-    return chip_.join(0, op, t, broadcast);
+    return chip_.join(0, op, t, key, broadcast);
   }
-  SharedBuffer* sb = chip_.shared_buffer.get();
-  const uint64_t operand_bytes = chip_.plans[op].operand_bytes(l.operand);
-  const TileKey key{op, l.operand, l.row, l.col};
-  Timeline got(now);
-  if (sb != nullptr && sb->keeps(operand_bytes) && sb->holds(key)) {
-    got = sb->read(now, l.bytes);
-  } else {
-    got = dma_->transfer(now, l.bytes, false, *chip_.dram);
+  const auto fetch = [this, op, &l](uint64_t at) {
+    SharedBuffer* sb = chip_.shared_buffer.get();
+    const uint64_t operand_bytes = chip_.plans[op].operand_bytes(l.operand);
+    const TileKey key{op, l.operand, l.row, l.col};
+    if (sb != nullptr && sb->keeps(operand_bytes) && sb->holds(key)) return sb->read(at, l.bytes);
+    Timeline got = dma_->transfer(at, l.bytes, false, *chip_.dram);
     chip_.dram_read_bytes += l.bytes;
     if (sb != nullptr && sb->keeps(operand_bytes)) sb->fill(key, l.bytes);
-  }
+    return got;
+  };
+  const Timeline got =
+      chip_.arbiter->request(MemoryArbiter::key(index_, MemoryArbiter::kLoad), fetch);
   return chip_.ideal ? Timeline(now) : got;
 }
 
@@ -200,19 +223,23 @@ void Core::storer() {
       const uint64_t now = clock.now();
       Timeline done(now);
       if (w.reduce_bytes > 0 && chip_.cores > 1) {
-        const auto reduce = [&](uint64_t at) {
+        const uint64_t key = MemoryArbiter::key(0, MemoryArbiter::kReduce);
+        const auto reduce = [this, &w](uint64_t at) {
           return chip_.ring->reduce_scatter(at, w.reduce_bytes);
         };
         if (chip_.ideal) {
-          if (index_ == 0) reduce(now);
+          if (index_ == 0) chip_.arbiter->request(key, reduce);
         } else {
-          done = chip_.join(1, op, j, reduce);
+          done = chip_.join(1, op, j, key, reduce);
         }
       }
       if (w.store_bytes > 0) {
+        const auto store = [this, &w, &done](uint64_t at) {
+          chip_.dram_write_bytes += w.store_bytes;
+          return dma_->transfer(std::max(at, done.done()), w.store_bytes, true, *chip_.dram);
+        };
         const Timeline stored =
-            dma_->transfer(std::max(now, done.done()), w.store_bytes, true, *chip_.dram);
-        chip_.dram_write_bytes += w.store_bytes;
+            chip_.arbiter->request(MemoryArbiter::key(index_, MemoryArbiter::kStore), store);
         sram_->count_read(w.store_bytes);
         if (!chip_.ideal) {
           for (const auto& [end, cause] : stored.segments()) done.add(end, cause);

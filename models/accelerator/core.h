@@ -24,6 +24,7 @@
 
 #include <systemc>
 
+#include "models/accelerator/arbiter.h"
 #include "models/dma/dma.h"
 #include "models/interfaces/compute_unit.h"
 #include "models/mapper/mapper.h"
@@ -47,13 +48,14 @@ struct ChipMemory {
   std::unique_ptr<Ring> ring;
   std::unique_ptr<SharedBuffer> shared_buffer;         // may be null
   std::vector<Dma*> dmas;                              // per core
+  MemoryArbiter* arbiter = nullptr;                    // every use of the above goes through it
   uint64_t dram_read_bytes = 0, dram_write_bytes = 0;  // what the cores moved (both modes)
 
-  // A collective among all cores: each arrives with its own cycle; the last to arrive runs
-  // `act` at its arrival and every member then waits until the result is done. Returns the
-  // member's timeline: waiting for the others (dependency), then what `act` took.
-  template <typename Act>
-  Timeline join(int kind, uint64_t op, uint64_t seq, Act act);
+  // A collective among all cores: each arrives with its own cycle; the last to arrive has the
+  // arbiter serve `act` (under `key`) at its arrival and every member then waits until the
+  // result is done. Returns the member's timeline: waiting for the others (dependency), then
+  // what `act` took.
+  Timeline join(int kind, uint64_t op, uint64_t seq, uint64_t key, const MemoryArbiter::Act& act);
 
  private:
   struct Collective {
@@ -129,23 +131,5 @@ class Core : public sc_core::sc_module {
   BoundedQueue<Timeline> stored_all_{1};
   BoundedQueue<CoreOpResult> finished_{1};
 };
-
-template <typename Act>
-Timeline ChipMemory::join(int kind, uint64_t op, uint64_t seq, Act act) {
-  const uint64_t arrival = clock->now();
-  Collective& c = collectives_[{kind, op, seq}];
-  if (++c.arrived == cores) {
-    c.last_arrival = arrival;
-    c.result = act(arrival);
-    c.complete = true;
-    collective_done_.notify(sc_core::SC_ZERO_TIME);
-  }
-  while (!c.complete) sc_core::wait(collective_done_);
-  Timeline mine(arrival);
-  mine.add(c.last_arrival, StallCause::kDependency);
-  for (const auto& [end, cause] : c.result.segments()) mine.add(end, cause);
-  if (++c.left == cores) collectives_.erase({kind, op, seq});
-  return mine;
-}
 
 }  // namespace nibble

@@ -433,36 +433,31 @@ TEST(Cli, BothFidelitiesReportTheSameRunOfEveryUnit) {
 
 // The 4-core RaPiD-like chip with its memory hierarchy (DRAM, shared buffer, ring, banked
 // scratchpads): every op's cycles, stalls and traffic are the same in both fidelities.
+// The cores' memory requests of one cycle are served in core order whatever order the kernel runs
+// their threads in (models/accelerator/arbiter.h), so the reports agree byte for byte: cycles,
+// per-cause stalls of every op, traffic, energy. resnet18-stem stalls on DRAM for most of its
+// cycles and shares operands over the ring; mlp-train-step splits over K and reduces.
 TEST(Cli, BothFidelitiesAgreeOnTheFourCoreChipWithMemory) {
   const fs::path dir = scratch();
-  const std::string common =
-      "run --config configs/rapid-4bit.json --workload workloads/examples/mlp-train-step.json "
-      "--quiet ";
-  ASSERT_EQ(nibble(common + "--out '" + (dir / "tile").string() + "'", dir).status, 0);
-  const Outcome cycle =
-      nibble(common + "--set sim.fidelity=cycle --out '" + (dir / "cycle").string() + "'", dir);
-  ASSERT_EQ(cycle.status, 0) << cycle.err;
-  Json tile_report = read_json(dir / "tile" / "report.json");
-  Json cycle_report = read_json(dir / "cycle" / "report.json");
-  EXPECT_EQ(tile_report["hardware"]["cores"], 4);
-  EXPECT_GT(tile_report["memory"]["stall_core_cycles"]["dram_bandwidth"].get<uint64_t>(), 0u);
-  // Cores whose DRAM requests fall in the same cycle are served in the order the kernel runs
-  // their threads, which the fidelities may differ in: a core can then wait a few cycles longer
-  // for DRAM and its neighbour as many fewer for it (the op's cycles do not change). Compare
-  // each op's stall total, then everything else exactly.
-  for (Json* r : {&tile_report, &cycle_report}) {
-    (*r)["hardware"].erase("fidelity");
-    (*r)["config"].erase("set");
-    for (Json& op : (*r)["ops"]) {
-      uint64_t total = 0;
-      for (const auto& [cause, cycles] : op["memory"]["stall_core_cycles"].items()) {
-        total += cycles.get<uint64_t>();
-      }
-      op["memory"]["stall_core_cycles"] = total;
+  for (const std::string workload : {"mlp-train-step", "resnet18-stem"}) {
+    const std::string common =
+        "run --config configs/rapid-4bit.json --workload workloads/examples/" + workload +
+        ".json --quiet ";
+    const fs::path tile_dir = dir / (workload + "-tile"), cycle_dir = dir / (workload + "-cycle");
+    ASSERT_EQ(nibble(common + "--out '" + tile_dir.string() + "'", dir).status, 0);
+    const Outcome cycle =
+        nibble(common + "--set sim.fidelity=cycle --out '" + cycle_dir.string() + "'", dir);
+    ASSERT_EQ(cycle.status, 0) << cycle.err;
+    Json tile_report = read_json(tile_dir / "report.json");
+    Json cycle_report = read_json(cycle_dir / "report.json");
+    EXPECT_EQ(tile_report["hardware"]["cores"], 4);
+    EXPECT_GT(tile_report["memory"]["stall_core_cycles"]["dram_bandwidth"].get<uint64_t>(), 0u);
+    for (Json* r : {&tile_report, &cycle_report}) {
+      (*r)["hardware"].erase("fidelity");
+      (*r)["config"].erase("set");
     }
-    (*r)["memory"].erase("stall_core_cycles");
+    EXPECT_EQ(tile_report.dump(1), cycle_report.dump(1)) << workload;
   }
-  EXPECT_EQ(tile_report.dump(1), cycle_report.dump(1));
 }
 
 TEST(Cli, InterruptWritesTheFinishedOpsMarkedInterrupted) {

@@ -1,0 +1,61 @@
+// The chip's memory arbiter: serves the requests that reach shared memory state in one cycle in a
+// fixed order, whatever order the SystemC kernel happened to run the requesting threads in.
+//
+// DRAM channels, the ring, the shared buffer and a core's DMA engine are reservation models: a
+// request issued at cycle c gets the earliest slots free after c, so two requests of the same
+// cycle get different slots depending on which is served first. The kernel runs the processes of
+// one time step in an order that depends on how they were woken, which differs between the tile
+// and cycle fidelities; served directly, the same workload could then take different cycles at
+// the two fidelities. So a request blocks its thread, and once nothing else can run at the current
+// time (sc_pending_activity_at_current_time() is false) the arbiter serves every pending request
+// in ascending key order and wakes them together. Keys are fixed priorities: core-major, then the
+// requester's role (MemoryArbiter::key), so on a tie core 0 wins, as with a fixed-priority
+// arbiter in hardware. Requests that a served request causes in the same cycle form the next
+// round, served the same way.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <systemc>
+
+#include "models/interfaces/memory.h"
+#include "sim/clock.h"
+
+namespace nibble {
+
+class MemoryArbiter : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(MemoryArbiter);
+  // What a request does once it is its turn: reserve the units at cycle `now`, return the timeline.
+  using Act = std::function<Timeline(uint64_t now)>;
+  // Requester roles, in priority order within a core: a store first, as it frees an output buffer.
+  enum Role : uint64_t { kStore = 0, kLoad = 1, kBroadcast = 2, kReduce = 3, kRoles = 4 };
+  static uint64_t key(uint64_t core, Role role) { return core * kRoles + role; }
+
+  MemoryArbiter(sc_core::sc_module_name name, const ClockDomain& clock);
+
+  // Blocks the calling thread until the arbiter has served the request in this cycle's order;
+  // returns what `act` returned. One request per key may be pending at a time.
+  Timeline request(uint64_t key, Act act);
+
+  uint64_t requests() const { return requests_; }
+  uint64_t rounds() const { return rounds_; }
+
+ private:
+  struct Request {
+    uint64_t key;
+    Act act;
+    Timeline result;
+    bool done = false;
+  };
+  void serve();
+
+  const ClockDomain& clock_;
+  std::vector<Request*> pending_;
+  sc_core::sc_event wake_, served_;
+  uint64_t requests_ = 0, rounds_ = 0;
+};
+
+}  // namespace nibble
