@@ -85,17 +85,27 @@ Json build_report(const RunInputs& in, const RunResult& result) {
               {"pass", to_string(op.pass)},
               {"unit", r.unit},
               {"precision", precision_json(op.precision)}};
-    if (op.is_gemm()) j["gemm"] = {{"M", op.gemm.m}, {"N", op.gemm.n}, {"K", op.gemm.k}};
+    if (op.is_gemm()) {
+      j["gemm"] = {{"M", op.gemm.m}, {"N", op.gemm.n}, {"K", op.gemm.k}, {"batch", op.gemm_batch}};
+    }
     if (op.vector) {
       j["elements"] = op.vector->elements;
       if (!op.vector->function.empty()) j["function"] = op.vector->function;
     }
+    if (op.type == OpType::kQuantize && op.precision.out == Precision::kFp4) {
+      j["phase"] = op.fp4_phase;
+    }
     if (op.conv) {
       const ConvShape& c = *op.conv;
-      j["conv2d"] = {{"batch", c.batch},     {"C", c.c}, {"H", c.h}, {"W", c.w},
-                     {"filters", c.filters}, {"R", c.r}, {"S", c.s}, {"stride", c.stride},
-                     {"padding", c.padding}};
+      j["conv2d"] = {{"batch", c.batch},     {"C", c.c},          {"H", c.h}, {"W", c.w},
+                     {"filters", c.filters}, {"R", c.r},          {"S", c.s}, {"stride", c.stride},
+                     {"padding", c.padding}, {"groups", c.groups}};
       j["lowering"] = op.lowering;
+    }
+    if (!op.deps.empty()) {
+      Json deps = Json::array();
+      for (const uint32_t d : op.deps) deps.push_back(w.ops[d].name);
+      j["deps"] = deps;
     }
     j["mapping"] = r.mapping;
     j["tiles"] = r.tiles;
@@ -138,7 +148,9 @@ Json build_report(const RunInputs& in, const RunResult& result) {
                         {"name", w.name},
                         {"format", w.format},
                         {"ops", w.ops.size()},
-                        {"ops_finished", result.ops.size()}};
+                        {"ops_finished", result.ops.size()},
+                        {"iterations", w.iterations}};
+  if (!w.source.is_null()) report["workload"]["source"] = w.source;
   report["hardware"] = result.hardware;
   report["clock_mhz"] = result.clock_mhz;
   report["cycles"] = result.cycles;
@@ -153,6 +165,12 @@ Json build_report(const RunInputs& in, const RunResult& result) {
   energy["table"] = {{"file", in.energy->file()}, {"name", in.energy->name()}};
   report["energy_pj"] = energy;
   report["average_power_w"] = ratio(e.total_pj * 1e-12, seconds);
+  // The trace's ops are one iteration (or whatever `iterations` says they make up): figures for
+  // all of them run back to back, each iteration as the one simulated.
+  report["training"] = {{"iterations", w.iterations},
+                        {"cycles", result.cycles * w.iterations},
+                        {"seconds", seconds * static_cast<double>(w.iterations)},
+                        {"energy_pj", e.total_pj * static_cast<double>(w.iterations)}};
   if (!result.memory.is_null()) report["memory"] = result.memory;
   if (!result.checks.is_null()) report["assumption_checks"] = result.checks;
   report["accuracy"] = accuracy_summary(ops);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -305,7 +306,9 @@ void read_gemm_fields(TraceObject& obj, Op& op, const std::string& file, const s
   if (op.type == OpType::kGemm) {
     op.gemm = {obj.dim("M", std::nullopt, 1), obj.dim("N", std::nullopt, 1),
                obj.dim("K", std::nullopt, 1)};
+    op.gemm_batch = obj.dim("batch", 1, 1);
     check_macs(op.gemm, file + ": " + path);
+    checked_mul(op.gemm_batch, op.gemm.macs(), file + ": " + path + " (batch × M·N·K)");
     return;
   }
   ConvShape c;
@@ -318,12 +321,28 @@ void read_gemm_fields(TraceObject& obj, Op& op, const std::string& file, const s
   c.s = obj.dim("S", std::nullopt, 1);
   c.stride = obj.dim("stride", 1, 1);
   c.padding = obj.dim("padding", 0, 0);
+  c.groups = obj.dim("groups", 1, 1);
+  for (const auto& [key, value] :
+       {std::pair<const char*, uint64_t>{"C", c.c}, {"filters", c.filters}}) {
+    if (value % c.groups != 0) {
+      throw InputError(file + ": " + obj.where("groups") + ": " + std::to_string(c.groups) +
+                       " groups do not divide " + key + " = " + std::to_string(value));
+    }
+  }
   op.conv = c;
   op.lowering = "im2col";
-  op.gemm = lower_conv2d(c, op.pass, file + ": " + path + " (\"" + op.name + "\")");
+  // Each group is a convolution of C/groups channels into filters/groups filters.
+  ConvShape group = c;
+  group.c /= c.groups;
+  group.filters /= c.groups;
+  op.gemm = lower_conv2d(group, op.pass, file + ": " + path + " (\"" + op.name + "\")");
+  op.gemm_batch = c.groups;
+  checked_mul(op.gemm_batch, op.gemm.macs(), file + ": " + path + " (groups × M·N·K)");
 }
 
-Op read_op(const std::string& file, const Json& node, const std::string& path) {
+// `dep_names` receives the op's `deps` (names; resolved to indices once all earlier ops are known).
+Op read_op(const std::string& file, const Json& node, const std::string& path,
+           std::vector<std::string>& dep_names) {
   if (!node.is_object()) {
     throw InputError(file + ": " + path + ": expected an op object, found " + describe_json(node));
   }
@@ -365,6 +384,17 @@ Op read_op(const std::string& file, const Json& node, const std::string& path) {
       op.precision.out = optional_precision(
           obj, "to", std::nullopt,
           {Precision::kUint4, Precision::kInt4, Precision::kInt2, Precision::kFp4});
+      if (const Json* phase = obj.find("phase")) {
+        const char* expected = "\"both\", \"even\" or \"odd\" (the TPR phases written)";
+        if (op.precision.out != Precision::kFp4) {
+          throw InputError(file + ": " + obj.where("phase") +
+                           ": only a quantize op to \"fp4\" has TPR phases");
+        }
+        if (*phase != "both" && *phase != "even" && *phase != "odd") {
+          obj.fail("phase", expected, *phase);
+        }
+        op.fp4_phase = phase->get<std::string>();
+      }
       break;
     }
     case OpType::kVector: {
@@ -389,8 +419,22 @@ Op read_op(const std::string& file, const Json& node, const std::string& path) {
       throw InputError(file + ": " + obj.where("tensors") +
                        ": a vector op carries no tensors (only gemm, conv2d and quantize ops do)");
     }
+    if (op.gemm_batch > 1) {
+      throw InputError(file + ": " + obj.where("tensors") +
+                       ": tensors are supported on single GEMMs only (this op has batch/groups " +
+                       std::to_string(op.gemm_batch) + ")");
+    }
     if (!t->is_object()) obj.fail("tensors", "an object of tensor files", *t);
     op.tensors = read_tensors(file, *t, obj.where("tensors"), op);
+  }
+  if (const Json* deps = obj.find("deps")) {
+    const char* expected = "an array of names of earlier ops";
+    if (!deps->is_array()) obj.fail("deps", expected, *deps);
+    for (std::size_t d = 0; d < deps->size(); ++d) {
+      const Json& name = (*deps)[d];
+      if (!name.is_string()) obj.fail("deps[" + std::to_string(d) + "]", expected, name);
+      dep_names.push_back(name.get<std::string>());
+    }
   }
   obj.finish();
   return op;
@@ -452,13 +496,33 @@ Workload read_json_trace(const std::string& path) {
   if (const Json* d = top.find("description"); d != nullptr && !d->is_string()) {
     top.fail("description", "a string", *d);
   }
+  w.iterations = top.dim("iterations", 1, 1);
+  if (const Json* source = top.find("source")) {
+    if (!source->is_object()) top.fail("source", "an object (free-form)", *source);
+    w.source = *source;
+  }
   const Json& ops = top.require("ops", "a non-empty array of ops");
   if (!ops.is_array() || ops.empty()) top.fail("ops", "a non-empty array of ops", ops);
   top.finish();
+  std::map<std::string, uint32_t> index;
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    w.ops.push_back(read_op(path, ops[i], ".ops[" + std::to_string(i) + "]"));
+    const std::string where = ".ops[" + std::to_string(i) + "]";
+    std::vector<std::string> deps;
+    Op op = read_op(path, ops[i], where, deps);
+    for (std::size_t d = 0; d < deps.size(); ++d) {
+      const auto it = index.find(deps[d]);
+      if (it == index.end()) {
+        throw InputError(path + ": " + where + ".deps[" + std::to_string(d) +
+                         "]: expected the name of an earlier op, found \"" + deps[d] + "\"");
+      }
+      op.deps.push_back(it->second);
+    }
+    if (!index.emplace(op.name, static_cast<uint32_t>(i)).second) {
+      throw InputError(path + ": " + where + ".name: the name \"" + op.name +
+                       "\" is used by an earlier op; op names must be unique");
+    }
+    w.ops.push_back(std::move(op));
   }
-  check_unique_names(w, [](std::size_t i) { return ".ops[" + std::to_string(i) + "].name"; });
   return w;
 }
 

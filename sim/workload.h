@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/config.h"
+
 namespace nibble {
 
 enum class Pass { kFwd, kBwdData, kBwdWeight, kUpdate };
@@ -52,6 +54,7 @@ struct GemmShape {
 
 struct ConvShape {
   uint64_t batch = 1, c = 0, h = 0, w = 0, filters = 0, r = 0, s = 0, stride = 1, padding = 0;
+  uint64_t groups = 1;  // C and filters in `groups` independent groups (depthwise: groups = C)
   uint64_t out_h() const { return (h + 2 * padding - r) / stride + 1; }
   uint64_t out_w() const { return (w + 2 * padding - s) / stride + 1; }
 };
@@ -90,20 +93,28 @@ struct Op {
   OpType type = OpType::kGemm;
   Pass pass = Pass::kFwd;
   OperandPrecisions precision;
-  GemmShape gemm;                     // what the array computes
+  GemmShape gemm;                     // what the array computes, `gemm_batch` times
+  uint64_t gemm_batch = 1;            // independent GEMMs of shape `gemm`: a batched matmul's
+                                      // batch, a grouped convolution's groups
   std::optional<ConvShape> conv;      // the layer before lowering, for conv2d
   std::string lowering;               // how conv2d became `gemm`: "im2col" or "scalesim"
   std::optional<VectorShape> vector;  // quantize and vector ops
   std::optional<OpTensors> tensors;
   std::string split;  // how to split the op across cores ("m", "n", "k"; "" lets the mapper choose)
+  std::string fp4_phase =
+      "both";                  // quantize to fp4: the TPR phases written ("both", "even", "odd")
+  std::vector<uint32_t> deps;  // indices of the earlier ops whose results it reads
 
   bool is_gemm() const { return type == OpType::kGemm || type == OpType::kConv2d; }
+  uint64_t macs() const { return is_gemm() ? gemm_batch * gemm.macs() : 0; }
 };
 
 struct Workload {
   std::string name;
   std::string file;
-  std::string format;  // "nibble-trace" or "scalesim-csv"
+  std::string format;       // "nibble-trace" or "scalesim-csv"
+  uint64_t iterations = 1;  // training iterations the ops make up (the report scales by it)
+  Json source;              // the trace's optional "source" object (who wrote it, from what)
   std::vector<Op> ops;
 };
 

@@ -228,7 +228,7 @@ void Accelerator::plan(const MapperParams& mapper) {
       throw InputError(workload_.file + ": " + e.what());
     }
     const OpPlan& p = chip_.plans.back();
-    chip_.whole.push_back(p.cores == 1 && p.tiles_per_core() == 1 ? 1 : 0);
+    chip_.whole.push_back(p.active_cores() == 1 && p.tiles_per_core() == 1 ? 1 : 0);
     if (op.is_gemm() && integer_precision(op.precision.a) && integer_precision(op.precision.b)) {
       acc_bits_needed_ =
           std::max(acc_bits_needed_,
@@ -333,7 +333,7 @@ void Accelerator::control() {
       }
     }
     for (const auto& [key, value] : value_checks.items()) rec.unit.checks[key] = value;
-    rec.unit.peak_work_per_cycle *= plan.cores;
+    rec.unit.peak_work_per_cycle *= plan.active_cores();
     for (std::size_t c = 0; c < kStallCauses; ++c) total_stalls_[c] += stalls[c];
     total_busy_ += busy;
 

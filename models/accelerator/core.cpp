@@ -217,7 +217,7 @@ void Core::storer() {
     const uint32_t op = start_store_.get();
     const OpPlan& plan = chip_.plans[op];
     Timeline last(clock.now());
-    const uint64_t outputs = plan.m_tiles * plan.n_tiles;
+    const uint64_t outputs = plan.outputs_per_core();
     for (uint64_t j = 0; j < outputs; ++j) {
       const TileWork w = stores_.get();
       const uint64_t now = clock.now();

@@ -118,6 +118,9 @@ void traffic(OpPlan& p) {
     }
     p.dram_read_bytes += p.k_tiles == 1 && p.m_outer ? a_once : a_once * p.n_tiles;
   }
+  // Instances share nothing.
+  p.dram_read_bytes *= p.instances;
+  p.dram_write_bytes *= p.instances;
 }
 
 uint64_t footprint(const OpPlan& p) {
@@ -143,8 +146,9 @@ uint64_t estimate(const OpPlan& p, const MapperTarget& t) {
   }
   // DRAM: the chip's bandwidth over all bytes, and each core's stream of tiles, of which
   // `buffers` are in flight at once, each paying the latency and its bytes at the core's share.
+  compute *= p.instances_per_core();
   const double bytes = static_cast<double>(p.dram_read_bytes + p.dram_write_bytes);
-  const double cores = static_cast<double>(p.cores);
+  const double cores = static_cast<double>(p.active_cores());
   const double tiles = static_cast<double>(std::max<uint64_t>(1, p.tiles_per_core()));
   const double core_bpc = std::min(t.dram_bytes_per_cycle / cores, t.core_bytes_per_cycle);
   const double per_tile =
@@ -162,6 +166,7 @@ uint64_t estimate(const OpPlan& p, const MapperTarget& t) {
   } else if (p.split == Split::kK) {
     ring = t.reduce_scatter_cycles(packed(p, p.tm, p.tn, p.bits.psum)) * p.m_tiles * p.n_tiles;
   }
+  ring *= p.instances_per_core();
   const uint64_t first = packed(p, std::min(p.tm, em), std::min(p.tk, ek), p.bits.a) +
                          packed(p, std::min(p.tk, ek), std::min(p.tn, en), p.bits.b);
   const uint64_t fill = t.dram_latency_cycles +
@@ -219,6 +224,25 @@ GemmShape OpPlan::core_shape(uint64_t core) const {
 }
 
 TileWork OpPlan::tile(uint64_t core, uint64_t index) const {
+  const uint64_t local = index / tiles_per_instance();
+  const uint64_t instance = instance_cores > 1 ? local * instance_cores + core : local;
+  if (instance >= instances) {
+    // This core has no instance left: an empty tile that keeps the k-step bookkeeping.
+    const uint64_t ki = index % tiles_per_instance() % k_tiles;
+    TileWork w;
+    w.first_k = ki == 0;
+    w.last_k = ki + 1 == k_tiles;
+    return w;
+  }
+  TileWork w = instance_tile(instance_cores > 1 ? 0 : core, index % tiles_per_instance());
+  // Instance i's operands follow instance i - 1's in DRAM (distinct shared-buffer keys).
+  for (int l = 0; l < w.load_count; ++l) {
+    w.loads[l].row += instance * (w.loads[l].operand == 0 ? whole.m : whole.k);
+  }
+  return w;
+}
+
+TileWork OpPlan::instance_tile(uint64_t core, uint64_t index) const {
   const GemmShape e = core_shape(core);
   // Where this core's part starts in the op, per dimension.
   const uint64_t m0 = split == Split::kM ? core * chunk : 0;
@@ -270,13 +294,14 @@ TileWork OpPlan::tile(uint64_t core, uint64_t index) const {
 }
 
 uint64_t OpPlan::operand_bytes(uint32_t operand) const {
-  return operand == 0 ? packed(*this, whole.m, whole.k, bits.a)
-                      : packed(*this, whole.k, whole.n, bits.b);
+  return instances * (operand == 0 ? packed(*this, whole.m, whole.k, bits.a)
+                                   : packed(*this, whole.k, whole.n, bits.b));
 }
 
 Json OpPlan::to_json() const {
-  return {{"split", to_string(split)},
-          {"cores", cores},
+  return {{"split", instance_cores > 1 ? "batch" : to_string(split)},
+          {"cores", active_cores()},
+          {"instances", instances},
           {"chunk", chunk},
           {"tile", {{"m", tm}, {"n", tn}, {"k", tk}}},
           {"loop", m_outer ? "m,n,k" : "n,m,k"},
@@ -296,7 +321,11 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
   std::vector<Split> splits;
   const std::string chosen = !forced.empty() ? forced : params.split;
   const bool elementwise = bits.b == 0;
-  if (target.cores < 2) {
+  const uint64_t instances = op.is_gemm() ? op.gemm_batch : 1;
+  // Enough instances for every core: whole instances per core (see mapper.h).
+  const bool by_instance =
+      instances >= target.cores && target.cores > 1 && forced.empty() && params.split == "auto";
+  if (target.cores < 2 || by_instance) {
     splits = {Split::kNone};
   } else if (chosen != "auto") {
     splits = {parse_split(chosen, "op \"" + op.name + "\"")};
@@ -319,6 +348,8 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
     p.double_buffer = params.double_buffer;
     p.row_bytes = target.row_bytes;
     p.elementwise = elementwise;
+    p.instances = instances;
+    p.instance_cores = by_instance ? target.cores : 1;
     const uint64_t dim = split == Split::kM ? shape.m : split == Split::kN ? shape.n : shape.k;
     p.chunk = split == Split::kNone ? 0 : ceil_div(dim, p.cores);
     if (params.share_operands && p.cores > 1) {

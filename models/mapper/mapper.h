@@ -16,6 +16,12 @@
 // with buffers = 2 when double-buffering (loads of the next tile overlap the compute of this one)
 // and 1 otherwise; tile rows are laid out at the scratchpad's pitch.
 //
+// Batched ops (a batched matmul, a grouped convolution: `gemm_batch` independent GEMMs of one
+// shape): each instance is planned as above and instances run one after another. When there are
+// at least as many instances as cores, whole instances are dealt to the cores instead (instance
+// i to core i mod P, no split inside an instance, nothing shared or reduced); the report's split
+// is then "batch".
+//
 // Choice (documented heuristic): every split and every tiling (each dimension from the powers
 // of two >= 8 below it, and the whole dimension; both loop orders) is scored by an estimate of
 // its time: max(compute cycles of a core's tiles, DRAM bytes ÷ DRAM bytes per cycle, tiles ×
@@ -102,10 +108,19 @@ struct OpPlan {
   uint64_t estimate_cycles = 0;
   std::function<uint64_t(uint64_t)> row_bytes;
 
-  uint64_t tiles_per_core() const { return m_tiles * n_tiles * k_tiles; }
+  uint64_t instances = 1;       // independent GEMMs of shape `whole` (Op::gemm_batch)
+  uint64_t instance_cores = 1;  // > 1: whole instances dealt round-robin to this many cores
+
+  uint64_t tiles_per_instance() const { return m_tiles * n_tiles * k_tiles; }
+  uint64_t instances_per_core() const { return (instances + instance_cores - 1) / instance_cores; }
+  uint64_t tiles_per_core() const { return instances_per_core() * tiles_per_instance(); }
+  uint64_t outputs_per_core() const { return instances_per_core() * m_tiles * n_tiles; }
+  uint64_t active_cores() const { return cores * instance_cores; }
   // The core's part of the op: [begin, end) of the split dimension.
   GemmShape core_shape(uint64_t core) const;
   TileWork tile(uint64_t core, uint64_t index) const;
+  // Tile `index` of one instance on `core` (core as in the split inside an instance).
+  TileWork instance_tile(uint64_t core, uint64_t index) const;
   // DRAM bytes of the whole operand (0: A or the element-wise input, 1: B), packed as tiles are.
   uint64_t operand_bytes(uint32_t operand) const;
   Json to_json() const;

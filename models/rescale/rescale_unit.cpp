@@ -24,6 +24,12 @@ void check_range(const char* key, uint64_t value, int64_t max) {
   }
 }
 
+// Codes written per element: an FP4 conversion writes each TPR phase the op asks for.
+uint64_t fp4_phases(const Op& op) {
+  if (op.precision.out != Precision::kFp4) return 1;
+  return op.fp4_phase == "both" ? 2 : 1;
+}
+
 }  // namespace
 
 RescaleParams RescaleParams::from_config(ConfigNode& node) {
@@ -77,7 +83,7 @@ ScratchpadReads RescaleUnit::tile_reads(const Op& op, const GemmShape& shape) co
 
 // FP4 writes two code streams (both TPR phases).
 TileBits RescaleUnit::tile_bits(const Op& op) const {
-  const uint64_t out = bits_of(op.precision.out) * (op.precision.out == Precision::kFp4 ? 2 : 1);
+  const uint64_t out = bits_of(op.precision.out) * fp4_phases(op);
   return {bits_of(op.precision.a), 0, out, out};
 }
 
@@ -133,7 +139,7 @@ void RescaleUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   // Input in its FP16/FP32 width; output 4 bits a code (2 for int2), two code streams for FP4
   // (both TPR phases come out of the one conversion).
   const uint64_t read_bits = bits_of(op.precision.a) * elements;
-  const uint64_t write_bits = bits_of(op.precision.out) * elements * (fp4 ? 2 : 1);
+  const uint64_t write_bits = bits_of(op.precision.out) * elements * fp4_phases(op);
   counters_.ops += 1;
   counters_.elements += elements;
   counters_.groups += timing.groups;

@@ -67,6 +67,39 @@ const std::map<std::string, SfuFunction>& default_sfu_functions() {
       {"avgpool_grad", {1, 1}},
       // Residual add: one add.
       {"add", {1, 1}},
+      // Element-wise product (gates): one multiply. Its gradient: dx = dy·y and dy' = dy·x, two.
+      {"mul", {1, 1}},
+      {"mul_grad", {2, 2}},
+      // 1/(1 + e^−x): exp (4), add (1), reciprocal (4): 9 operations, 9 FLOPs.
+      // dx = dy·y·(1 − y): a subtract and two multiplies.
+      {"sigmoid", {9, 9}},
+      {"sigmoid_grad", {3, 3}},
+      // tanh x = 2·sigmoid(2x) − 1: a multiply, the 9 of sigmoid, an FMA: 11 operations,
+      // 12 FLOPs. dx = dy·(1 − y²): an FMA and a multiply.
+      {"tanh", {11, 12}},
+      {"tanh_grad", {2, 3}},
+      // GELU, tanh approximation: x·½(1 + tanh(√(2/π)(x + 0.044715x³))): x² and x³ (2
+      // multiplies), an FMA, a multiply, tanh (11 operations, 12 FLOPs), an add and two
+      // multiplies: 18 operations, 20 FLOPs. Its gradient re-evaluates the inner part (15
+      // operations, 17 FLOPs) and combines 0.5(1 + t) + 0.5x(1 − t²)·√(2/π)(1 + 3·0.044715x²)
+      // with dy in 9 more (three of them FMAs): 24 operations, 29 FLOPs.
+      {"gelu", {18, 20}},
+      {"gelu_grad", {24, 29}},
+      // Layer norm over a row, per element: Σx (add), Σx² (FMA), then y = (x − μ)·(γ/σ) + β as
+      // a subtract, a multiply by the row's 1/σ and an FMA with γ, β: 5 operations, 7 FLOPs.
+      {"layernorm", {5, 7}},
+      // x̂ (subtract, multiply), dγ += dy·x̂ (FMA), dβ += dy (add), g = dy·γ (multiply),
+      // Σg (add), Σg·x̂ (FMA), dx = (1/σ)(g − Σg/N − x̂·Σgx̂/N) (two FMAs, a multiply):
+      // 10 operations, 14 FLOPs.
+      {"layernorm_grad", {10, 14}},
+      // Row softmax without the loss: running max (compare), x − max (add), exp (4), Σ (add),
+      // ·(1/Σ) (multiply): 8 operations, 8 FLOPs. Its gradient
+      // dx = y·(dy − Σ dy·y): an FMA for the sum, a subtract and a multiply: 3 operations, 4 FLOPs.
+      {"softmax", {8, 8}},
+      {"softmax_grad", {3, 4}},
+      // Embedding lookup: one copy per output element. Its gradient: one add into the table row.
+      {"embedding", {1, 0}},
+      {"embedding_grad", {1, 1}},
       // Per logit: running max (compare), x − max (add), exp (4), Σ (add), ·(1/Σ) (multiply), and
       // the gradient p − onehot (add): 9 operations; the row's log for the loss is amortised.
       {"softmax_xent", {9, 9}},

@@ -300,9 +300,9 @@ TEST_P(CliBadInput, OneLineErrorExitTwoAndNoReport) {
       << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "m", "type": "gemm",
             "pass": "fwd", "precision": {"a": "int4", "b": "fp16", "out": "fp16"},
             "M": 4, "N": 1, "K": 2}]})";
-  std::ofstream(dir / "gelu.json")
+  std::ofstream(dir / "mish.json")
       << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "act", "type": "vector",
-            "pass": "fwd", "function": "gelu", "elements": 10}]})";
+            "pass": "fwd", "function": "mish", "elements": 10}]})";
   std::ofstream(dir / "qfp4.json")
       << R"({"format": "nibble-trace", "version": 1, "ops": [{"name": "q", "type": "quantize",
             "pass": "bwd_data", "elements": 2, "to": "fp4",
@@ -367,9 +367,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "--set sim.fidelity=cycle --set 'sim.vcd_pes=0,0 99,99'",
                  "--set sim.vcd_pes=0,0 99,99: sim.vcd_pes: PE 99,99 is outside every array"},
         BadInput{"vcd_with_an_op_no_unit_runs",
-                 "--config configs/default.json --workload $D/gelu.json --set sim.fidelity=cycle "
+                 "--config configs/default.json --workload $D/mish.json --set sim.fidelity=cycle "
                  "--set sim.vcd_pes=0,0",
-                 "vector function \"gelu\" is not known"},
+                 "vector function \"mish\" is not known"},
         BadInput{"quantize_parameter_it_does_not_use",
                  "--config configs/default.json --workload $D/qfp4.json",
                  "qfp4.json: .ops[0].tensors.pact_alpha: not used by a quantize op to \"fp4\""},
@@ -381,8 +381,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "
                  "--set sim.fidelity=cycle --set sim.vcd_pes=0-0",
                  "sim.vcd_pes: expected PEs as \"row,col\" pairs"},
-        BadInput{"unknown_sfu_function", "--config configs/default.json --workload $D/gelu.json",
-                 "gelu.json: op \"act\": vector function \"gelu\" is not known to the "
+        BadInput{"unknown_sfu_function", "--config configs/default.json --workload $D/mish.json",
+                 "mish.json: op \"act\": vector function \"mish\" is not known to the "
                  "special-function unit (accelerator.core.sfu.functions; known: adam,"},
         BadInput{"bad_mode",
                  "--config configs/default.json --workload workloads/scalesim/bert-gemm.csv "

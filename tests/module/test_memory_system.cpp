@@ -224,6 +224,13 @@ TEST_P(Conservation, DramBytesMatchThePlan) {
       }
     }
   }
+  // Batched GEMMs: with at least as many instances as cores, whole instances per core.
+  const uint64_t batched[][4] = {{7, 33, 100, 2}, {33, 7, 33, 3}, {100, 100, 7, 5}};
+  for (const auto& b : batched) {
+    Op op = gemm("batch" + std::to_string(b[3]), b[0], b[1], b[2]);
+    op.gemm_batch = b[3];
+    w.ops.push_back(op);
+  }
   w.ops.push_back(relu(10007));
   const RunResult r = simulate(config, w);
   ASSERT_EQ(r.ops.size(), w.ops.size());
@@ -233,7 +240,17 @@ TEST_P(Conservation, DramBytesMatchThePlan) {
     EXPECT_EQ(o.memory["bytes"]["dram_read"], o.mapping["dram_read_bytes"]);
     EXPECT_EQ(o.memory["bytes"]["dram_write"], o.mapping["dram_write_bytes"]);
     if (w.ops[i].is_gemm()) {
-      EXPECT_EQ(o.macs, w.ops[i].gemm.macs());
+      EXPECT_EQ(o.macs, w.ops[i].macs());  // batch × M·N·K
+    }
+    if (w.ops[i].gemm_batch > 1) {
+      EXPECT_EQ(o.mapping["instances"], w.ops[i].gemm_batch);
+      // Fewer instances than cores: each instance is split as the heuristic chooses.
+      const bool by_instance = c.cores > 1 && w.ops[i].gemm_batch >= c.cores;
+      if (by_instance || c.cores == 1) {
+        EXPECT_EQ(o.mapping["split"], by_instance ? "batch" : "none");
+      } else {
+        EXPECT_NE(o.mapping["split"], "batch");
+      }
     }
     expect_accounted(o, c.cores);
   }

@@ -364,30 +364,32 @@ TEST(SfuConfig, OverridesAndAddsFunctionsOverTheBuiltInTable) {
                        {"pipeline_cycles", 2},
                        {"functions",
                         {{"relu", {{"cycles_per_element", 2}}},
-                         {"gelu", {{"cycles_per_element", 8}, {"flops_per_element", 7}}}}}});
+                         {"mish", {{"cycles_per_element", 8}, {"flops_per_element", 7}}}}}});
   const SfuParams p = SfuParams::from_config(c.node);
   EXPECT_EQ(p.lanes, 8u);
   EXPECT_EQ(p.fp32_lanes, 4u);  // default: lanes / 2
   EXPECT_EQ(p.pipeline_cycles, 2u);
   EXPECT_EQ(p.functions.at("relu").cycles_per_element, 2u);  // overridden
   EXPECT_EQ(p.functions.at("relu").flops_per_element, 1u);   // kept from the built-in entry
-  EXPECT_EQ(p.functions.at("gelu").cycles_per_element, 8u);  // added
-  EXPECT_EQ(p.functions.at("gelu").flops_per_element, 7u);
+  EXPECT_EQ(p.functions.at("mish").cycles_per_element, 8u);  // added
+  EXPECT_EQ(p.functions.at("mish").flops_per_element, 7u);
   EXPECT_EQ(p.functions.at("adam").cycles_per_element, 16u);  // built in
   EXPECT_EQ(p.functions.size(), default_sfu_functions().size() + 1);
   // The resolved config shows the whole table the run used.
   const Json& fns = c.resolved["accelerator"]["core"]["sfu"]["functions"];
   EXPECT_EQ(fns["adam"]["flops_per_element"], 19);
   EXPECT_EQ(fns["relu"]["cycles_per_element"], 2);
-  EXPECT_EQ(fns["gelu"]["flops_per_element"], 7);
+  EXPECT_EQ(fns["mish"]["flops_per_element"], 7);
   EXPECT_EQ(c.resolved["accelerator"]["core"]["sfu"]["fp32_lanes"], 4);
 }
 
 TEST(SfuConfig, TheBuiltInTableCoversTheNonGemmWorkOfTraining) {
-  const char* names[] = {"relu",           "relu_grad", "pact_grad",    "batchnorm",
-                         "batchnorm_grad", "maxpool",   "maxpool_grad", "avgpool",
-                         "avgpool_grad",   "add",       "softmax_xent", "sgd",
-                         "sgd_momentum",   "adam",      "grad_scale"};
+  const char* names[] = {
+      "relu",           "relu_grad", "pact_grad",    "batchnorm", "batchnorm_grad", "maxpool",
+      "maxpool_grad",   "avgpool",   "avgpool_grad", "add",       "softmax_xent",   "sgd",
+      "sgd_momentum",   "adam",      "grad_scale",   "mul",       "mul_grad",       "sigmoid",
+      "sigmoid_grad",   "tanh",      "tanh_grad",    "gelu",      "gelu_grad",      "layernorm",
+      "layernorm_grad", "softmax",   "softmax_grad", "embedding", "embedding_grad"};
   for (const char* name : names) {
     SCOPED_TRACE(name);
     ASSERT_EQ(default_sfu_functions().count(name), 1u);
@@ -403,8 +405,8 @@ TEST(SfuConfig, StrictErrorsNameTheFullPath) {
   EXPECT_TRUE(contains(sfu_config_error({{"functions", {{"relu", {{"cycles_per_elemnt", 2}}}}}}),
                        "test.json: accelerator.core.sfu.functions.relu.cycles_per_elemnt: "
                        "unknown key (expected one of: cycles_per_element, flops_per_element)"));
-  EXPECT_TRUE(contains(sfu_config_error({{"functions", {{"gelu", {{"cycles_per_element", 8}}}}}}),
-                       "accelerator.core.sfu.functions.gelu.flops_per_element: missing"));
+  EXPECT_TRUE(contains(sfu_config_error({{"functions", {{"mish", {{"cycles_per_element", 8}}}}}}),
+                       "accelerator.core.sfu.functions.mish.flops_per_element: missing"));
   EXPECT_TRUE(contains(sfu_config_error({{"functions", {{"relu", {{"cycles_per_element", 0}}}}}}),
                        "accelerator.core.sfu.functions.relu.cycles_per_element: expected an "
                        "integer in [1, 1048576], found integer 0"));
@@ -454,7 +456,7 @@ TEST(VectorUnits, OpsTheyCannotRunAreInputErrorsNamingTheConfig) {
   Workload w;
   UnitConfig sc("sfu",
                 {{"impl", "Sfu"},
-                 {"functions", {{"gelu", {{"cycles_per_element", 8}, {"flops_per_element", 8}}}}}});
+                 {"functions", {{"mish", {{"cycles_per_element", 8}, {"flops_per_element", 8}}}}}});
   UnitConfig rc("rescale", {{"impl", "Rescale"}});
   const std::unique_ptr<ComputeUnit> sfu =
       make_sfu_unit("sfu", sc.node, context_of(w, clock, Fidelity::kTile));
@@ -466,8 +468,10 @@ TEST(VectorUnits, OpsTheyCannotRunAreInputErrorsNamingTheConfig) {
   EXPECT_TRUE(contains(unknown, "op \"layer3.act\": vector function \"swish\" is not known"));
   EXPECT_TRUE(contains(unknown,
                        "accelerator.core.sfu.functions; known: adam, add, avgpool, "
-                       "avgpool_grad, batchnorm, batchnorm_grad, gelu, grad_scale"));
-  EXPECT_EQ(error_of([&] { sfu->check(vector_op("ok", 10, "gelu", Precision::kFp32)); }),
+                       "avgpool_grad, batchnorm, batchnorm_grad, embedding, embedding_grad, "
+                       "gelu, gelu_grad, grad_scale, layernorm, layernorm_grad, maxpool, "
+                       "maxpool_grad, mish,"));
+  EXPECT_EQ(error_of([&] { sfu->check(vector_op("ok", 10, "mish", Precision::kFp32)); }),
             "(no error)");
   EXPECT_TRUE(contains(
       error_of([&] { sfu->check(quantize_op("q", 10, Precision::kFp16, Precision::kInt4)); }),
@@ -488,7 +492,7 @@ TEST(VectorUnits, OpsTheyCannotRunAreInputErrorsNamingTheConfig) {
       error_of([&] { rescale->check(quantize_op("q4", 10, Precision::kFp32, Precision::kFp4)); }),
       "(no error)");
   EXPECT_EQ(rescale->describe(), (Json{{"lanes", 64}, {"pipeline_cycles", 4}}));
-  EXPECT_EQ(sfu->describe()["functions"]["gelu"]["flops_per_element"], 8);
+  EXPECT_EQ(sfu->describe()["functions"]["mish"]["flops_per_element"], 8);
   EXPECT_EQ(sfu->describe()["fp32_lanes"], 16);  // default: 32 / 2
 }
 

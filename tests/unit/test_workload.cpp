@@ -113,7 +113,7 @@ TEST(JsonTrace, BadOpsNameTheFileTheOpAndTheField) {
                                 kPrecision + R"(, "M": 2, "N": 4, "K": 1, "L": 2})"),
             dir +
                 "/key.json: .ops[0].L: unknown key (expected one of: name, type, pass, "
-                "precision, M, N, K, split, tensors)");
+                "precision, M, N, K, batch, split, tensors, deps)");
   EXPECT_EQ(err("miss.json", std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
                                  kPrecision + R"(, "M": 2, "K": 1})"),
             dir + "/miss.json: .ops[0].N: missing; expected an integer in [1, 1073741824]");
@@ -165,6 +165,85 @@ TEST(JsonTrace, TensorsResolveAgainstTheTraceDirectoryAndNeedTheirPassRoles) {
             missing +
                 ": .ops[0].tensors.grad_output: missing; a conv2d op in pass \"bwd_data\" "
                 "needs it");
+}
+
+TEST(JsonTrace, ReadsGroupsBatchesPhasesDepsAndIterations) {
+  const std::string path = file_with("v1.json", R"({"format": "nibble-trace", "version": 1,
+    "iterations": 3, "source": {"generator": "test"}, "ops": [
+    {"name": "dw", "type": "conv2d", "pass": "fwd", )" +
+                                                    std::string(kPrecision) + R"(,
+     "batch": 2, "C": 8, "H": 6, "W": 6, "filters": 8, "R": 3, "S": 3, "padding": 1, "groups": 8},
+    {"name": "g2", "type": "conv2d", "pass": "bwd_weight", )" +
+                                                    kPrecision + R"(,
+     "C": 4, "H": 5, "W": 5, "filters": 6, "R": 1, "S": 1, "groups": 2, "deps": ["dw"]},
+    {"name": "qk", "type": "gemm", "pass": "fwd", )" +
+                                                    kPrecision + R"(,
+     "M": 16, "N": 16, "K": 8, "batch": 12, "deps": ["dw", "g2"]},
+    {"name": "dy", "type": "quantize", "pass": "bwd_data", "elements": 64, "to": "fp4",
+     "phase": "even"}]})");
+  const Workload w = read_json_trace(path);
+  ASSERT_EQ(w.ops.size(), 4u);
+  EXPECT_EQ(w.iterations, 3u);
+  EXPECT_EQ(w.source["generator"], "test");
+  // Depthwise: 8 groups of 1 channel into 1 filter; P = Q = (6 + 2 − 3)/1 + 1 = 6:
+  // per group M = 2·6·6 = 72, N = 1, K = 3·3·1 = 9; MACs = 8 · 72 · 1 · 9 = 5184.
+  EXPECT_EQ(w.ops[0].gemm_batch, 8u);
+  EXPECT_EQ(w.ops[0].gemm.m, 72u);
+  EXPECT_EQ(w.ops[0].gemm.n, 1u);
+  EXPECT_EQ(w.ops[0].gemm.k, 9u);
+  EXPECT_EQ(w.ops[0].macs(), 5184u);
+  EXPECT_EQ(w.ops[0].conv->groups, 8u);
+  // 2 groups of 2 channels into 3 filters, 1×1, 5×5 pixels: bwd_weight M = 1·1·2 = 2, N = 3,
+  // K = 1·5·5 = 25; MACs = 2 · 2·3·25 = 300.
+  EXPECT_EQ(w.ops[1].gemm.m, 2u);
+  EXPECT_EQ(w.ops[1].gemm.n, 3u);
+  EXPECT_EQ(w.ops[1].gemm.k, 25u);
+  EXPECT_EQ(w.ops[1].macs(), 300u);
+  EXPECT_EQ(w.ops[1].deps, (std::vector<uint32_t>{0}));
+  // Batched matmul: 12 · 16·16·8 = 24576 MACs.
+  EXPECT_EQ(w.ops[2].gemm_batch, 12u);
+  EXPECT_EQ(w.ops[2].macs(), 24576u);
+  EXPECT_EQ(w.ops[2].deps, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(w.ops[3].fp4_phase, "even");
+  EXPECT_EQ(w.ops[0].fp4_phase, "both");  // the default
+}
+
+TEST(JsonTrace, BadGroupsDepsAndPhasesNameTheField) {
+  const auto err = [](const std::string& name, const std::string& ops) {
+    return error_of([&] {
+      read_json_trace(
+          file_with(name, R"({"format": "nibble-trace", "version": 1, "ops": [)" + ops + "]}"));
+    });
+  };
+  const std::string conv = std::string(R"({"name": "c", "type": "conv2d", "pass": "fwd", )") +
+                           kPrecision + R"(, "C": 6, "H": 4, "W": 4, "filters": 8, "R": 1, "S": 1)";
+  EXPECT_TRUE(err("groups.json", conv + R"(, "groups": 4})")
+                  .find(".ops[0].groups: 4 groups do not divide C = 6") != std::string::npos);
+  const std::string g = std::string(R"({"name": "g", "type": "gemm", "pass": "fwd", )") +
+                        kPrecision + R"(, "M": 2, "N": 2, "K": 2)";
+  EXPECT_TRUE(err("deps.json", g + R"(, "deps": ["later"]}, {"name": "later", "type": "vector",
+                  "pass": "fwd", "function": "relu", "elements": 4})")
+                  .find(".ops[0].deps[0]: expected the name of an earlier op, found \"later\"") !=
+              std::string::npos);
+  EXPECT_TRUE(err("deps2.json", g + R"(, "deps": "g"})")
+                  .find(".ops[0].deps: expected an array of names of earlier ops, found") !=
+              std::string::npos);
+  EXPECT_TRUE(
+      err("phase.json",
+          R"({"name": "q", "type": "quantize", "pass": "fwd", "elements": 4, "to": "int4", "phase": "odd"})")
+          .find(".ops[0].phase: only a quantize op to \"fp4\" has TPR phases") !=
+      std::string::npos);
+  EXPECT_TRUE(
+      err("phase2.json",
+          R"({"name": "q", "type": "quantize", "pass": "fwd", "elements": 4, "to": "fp4", "phase": 1})")
+          .find(".ops[0].phase: expected \"both\", \"even\" or \"odd\"") != std::string::npos);
+  const std::string zero = error_of([] {
+    read_json_trace(file_with("iter.json", std::string(R"({"format": "nibble-trace", "version": 1,
+      "iterations": 0, "ops": [{"name": "r", "type": "vector", "pass": "fwd", "function": "relu",
+      "elements": 4}]})")));
+  });
+  EXPECT_TRUE(zero.find("iter.json: .iterations: expected an integer in [1, ") != std::string::npos)
+      << zero;
 }
 
 TEST(ScaleSimCsv, ReadsBothTopologyFormats) {
