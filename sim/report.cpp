@@ -36,50 +36,59 @@ double figure(const Json& value, double worst) {
   return value.is_null() ? worst : value.get<double>();
 }
 
-// Over the ops that carry tensors: how many, and the worst of each figure with its op.
-Json accuracy_summary(const Json& ops) {
-  Json s = {{"ops", 0}};
-  const Json* worst = nullptr;
-  const Json* least_aligned = nullptr;
-  for (const Json& op : ops) {
-    if (!op.contains("accuracy")) continue;
-    s["ops"] = s["ops"].get<int>() + 1;
-    const Json& a = op["accuracy"];
-    const double inf = std::numeric_limits<double>::infinity();
-    if (worst == nullptr ||
-        figure(a["rel_l2"], inf) > figure((*worst)["accuracy"]["rel_l2"], inf)) {
-      worst = &op;
-    }
-    if (least_aligned == nullptr ||
-        figure(a["cosine"], -inf) < figure((*least_aligned)["accuracy"]["cosine"], -inf)) {
-      least_aligned = &op;
-    }
+void write_csv_header(std::ostream& out) {
+  out << "name,type,pass,a,b,out,M,N,K,tiles,start_cycle,end_cycle,cycles,macs,utilization,"
+         "energy_pj,unit,elements\n";
+}
+
+void write_csv_row(std::ostream& out, const Json& op) {
+  std::string name = op["name"].get<std::string>();
+  if (name.find_first_of(",\"\n") != std::string::npos) {
+    std::string quoted = "\"";
+    for (char ch : name) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    name = quoted + "\"";
   }
-  if (worst != nullptr) {
-    s["worst_op"] = (*worst)["name"];
-    s["worst_rel_l2"] = (*worst)["accuracy"]["rel_l2"];
-    s["worst_sqnr_db"] = (*worst)["accuracy"]["sqnr_db"];
-    s["lowest_cosine_op"] = (*least_aligned)["name"];
-    s["lowest_cosine"] = (*least_aligned)["accuracy"]["cosine"];
+  out << name << ',' << op["type"].get<std::string>() << ',' << op["pass"].get<std::string>() << ','
+      << op["precision"]["a"].get<std::string>() << ',' << op["precision"]["b"].get<std::string>()
+      << ',' << op["precision"]["out"].get<std::string>() << ',';
+  if (op.contains("gemm")) {
+    out << op["gemm"]["M"] << ',' << op["gemm"]["N"] << ',' << op["gemm"]["K"] << ',';
+  } else {
+    out << ",,,";
   }
-  return s;
+  out << op["tiles"] << ',' << op["start_cycle"] << ',' << op["end_cycle"] << ',' << op["cycles"]
+      << ',' << op["macs"] << ',' << format_double(op["utilization"].get<double>()) << ','
+      << format_double(op["energy_pj"].get<double>()) << ',' << op["unit"].get<std::string>()
+      << ',';
+  if (op.contains("elements")) out << op["elements"];
+  out << '\n';
+}
+
+// One op's entry of the report, as nlohmann's dump(2) prints it inside the report's "ops" array.
+std::string op_entry_text(const Json& op) {
+  const std::string text = op.dump(2);
+  std::string out = "    ";
+  for (const char c : text) {
+    out.push_back(c);
+    if (c == '\n') out += "    ";
+  }
+  return out;
 }
 
 }  // namespace
 
-Json build_report(const RunInputs& in, const RunResult& result) {
-  const Workload& w = *in.workload;
-  const double hz = result.clock_mhz * 1e6;
-  Json ops = Json::array();
-  EnergyLedger total_energy;
-  uint64_t total_macs = 0;
-  Json units = Json::object();   // per unit: ops run and cycles busy
-  double total_full_cycles = 0;  // Σ over ops of the cycles its work takes at full throughput
-  for (std::size_t i = 0; i < result.ops.size(); ++i) {
-    const OpResult& r = result.ops[i];
+ReportBuilder::ReportBuilder(const RunInputs& in, std::ostream* ops_json, std::ostream* ops_csv)
+    : in_(in), ops_json_(ops_json), ops_csv_(ops_csv) {
+  if (ops_csv_ != nullptr) write_csv_header(*ops_csv_);
+}
+
+void ReportBuilder::add_ops(const Workload& w, const std::vector<OpResult>& results,
+                            const std::vector<Json>& accuracy) {
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const OpResult& r = results[i];
     const Op& op = w.ops[i];
     const uint64_t cycles = r.end_cycle - r.start_cycle;
-    const EnergyTotals e = r.energy.price(*in.energy);
+    const EnergyTotals e = r.energy.price(*in_.energy);
     Json j = {{"name", op.name},
               {"type", to_string(op.type)},
               {"pass", to_string(op.pass)},
@@ -102,11 +111,7 @@ Json build_report(const RunInputs& in, const RunResult& result) {
                      {"padding", c.padding}, {"groups", c.groups}};
       j["lowering"] = op.lowering;
     }
-    if (!op.deps.empty()) {
-      Json deps = Json::array();
-      for (const uint32_t d : op.deps) deps.push_back(w.ops[d].name);
-      j["deps"] = deps;
-    }
+    if (!op.deps.empty()) j["deps"] = op.deps;
     j["mapping"] = r.mapping;
     j["tiles"] = r.tiles;
     j["start_cycle"] = r.start_cycle;
@@ -118,51 +123,84 @@ Json build_report(const RunInputs& in, const RunResult& result) {
     const double full_cycles =
         ratio(static_cast<double>(work), static_cast<double>(r.peak_work_per_cycle));
     j["utilization"] = ratio(full_cycles, static_cast<double>(cycles));
-    total_full_cycles += full_cycles;
+    total_full_cycles_ += full_cycles;
     j["checks"] = r.checks;
     if (!r.memory.is_null()) j["memory"] = r.memory;
     j["energy_pj"] = e.total_pj;
     Json by_unit = Json::object();
     for (const auto& [k, v] : e.by_unit_pj) by_unit[k] = v;
     j["energy_by_unit_pj"] = by_unit;
-    if (i < in.accuracy.size() && !in.accuracy[i].is_null()) j["accuracy"] = in.accuracy[i];
-    ops.push_back(std::move(j));
-    total_energy.add(r.energy);
-    total_macs += r.macs;
-    Json& u = units[r.unit];
+    if (i < accuracy.size() && !accuracy[i].is_null()) j["accuracy"] = accuracy[i];
+
+    total_energy_.add(r.energy);
+    total_macs_ += r.macs;
+    Json& u = units_[r.unit];
     if (u.is_null()) u = {{"ops", 0}, {"busy_cycles", 0}};
     u["ops"] = u["ops"].get<uint64_t>() + 1;
     u["busy_cycles"] = u["busy_cycles"].get<uint64_t>() + cycles;
+    if (j.contains("accuracy")) note_accuracy(j);
+    // The five longest ops, the earlier first among equals.
+    auto at = std::find_if(top_.begin(), top_.end(),
+                           [&](const Json& t) { return t["cycles"].get<uint64_t>() < cycles; });
+    if (top_.size() < kTopOps || at != top_.end()) {
+      top_.insert(at, j);
+      if (top_.size() > kTopOps) top_.pop_back();
+    }
+    if (ops_csv_ != nullptr) write_csv_row(*ops_csv_, j);
+    if (ops_json_ != nullptr) *ops_json_ << (ops_ == 0 ? "" : ",\n") << op_entry_text(j);
+    if (keep_ != nullptr) keep_->push_back(std::move(j));
+    ++ops_;
   }
+}
+
+// Over the ops that carry tensors: how many, and the worst of each figure with its op.
+void ReportBuilder::note_accuracy(const Json& op) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const Json& a = op["accuracy"];
+  accuracy_["ops"] = accuracy_["ops"].get<int>() + 1;
+  if (!accuracy_.contains("worst_op") ||
+      figure(a["rel_l2"], inf) > figure(accuracy_["worst_rel_l2"], inf)) {
+    accuracy_["worst_op"] = op["name"];
+    accuracy_["worst_rel_l2"] = a["rel_l2"];
+    accuracy_["worst_sqnr_db"] = a["sqnr_db"];
+  }
+  if (!accuracy_.contains("lowest_cosine_op") ||
+      figure(a["cosine"], -inf) < figure(accuracy_["lowest_cosine"], -inf)) {
+    accuracy_["lowest_cosine_op"] = op["name"];
+    accuracy_["lowest_cosine"] = a["cosine"];
+  }
+}
+
+Json ReportBuilder::finish(const RunResult& result) const {
+  const Workload& w = *in_.workload;
+  const double hz = result.clock_mhz * 1e6;
+  Json units = units_;
   for (auto& [name, u] : units.items()) {
     u["busy_fraction"] = ratio(static_cast<double>(u["busy_cycles"].get<uint64_t>()),
                                static_cast<double>(result.cycles));
   }
-  const EnergyTotals e = total_energy.price(*in.energy);
+  const EnergyTotals e = total_energy_.price(*in_.energy);
   const double seconds = static_cast<double>(result.cycles) / hz;
   Json report;
   report["nibble_version"] = kNibbleVersion;
   report["status"] = result.complete ? "complete" : "interrupted";
-  report["config"] = {{"file", in.config_file}, {"set", in.sets}};
-  report["workload"] = {{"file", w.file},
-                        {"name", w.name},
-                        {"format", w.format},
-                        {"ops", w.ops.size()},
-                        {"ops_finished", result.ops.size()},
-                        {"iterations", w.iterations}};
+  report["config"] = {{"file", in_.config_file}, {"set", in_.sets}};
+  report["workload"] = {{"file", w.file},       {"name", w.name},
+                        {"format", w.format},   {"ops", in_.total_ops},
+                        {"ops_finished", ops_}, {"iterations", w.iterations}};
   if (!w.source.is_null()) report["workload"]["source"] = w.source;
   report["hardware"] = result.hardware;
   report["clock_mhz"] = result.clock_mhz;
   report["cycles"] = result.cycles;
   report["seconds"] = seconds;
-  report["macs"] = total_macs;
+  report["macs"] = total_macs_;
   report["peak_macs_per_cycle"] = result.peak_macs_per_cycle;
   report["units"] = units;
   // Cycles the units would need at full throughput over the cycles taken (for a workload of GEMMs
   // on one array: MACs / (cycles · peak MACs per cycle)).
-  report["utilization"] = ratio(total_full_cycles, static_cast<double>(result.cycles));
+  report["utilization"] = ratio(total_full_cycles_, static_cast<double>(result.cycles));
   Json energy = energy_json(e);
-  energy["table"] = {{"file", in.energy->file()}, {"name", in.energy->name()}};
+  energy["table"] = {{"file", in_.energy->file()}, {"name", in_.energy->name()}};
   report["energy_pj"] = energy;
   report["average_power_w"] = ratio(e.total_pj * 1e-12, seconds);
   // The trace's ops are one iteration (or whatever `iterations` says they make up): figures for
@@ -173,37 +211,25 @@ Json build_report(const RunInputs& in, const RunResult& result) {
                         {"energy_pj", e.total_pj * static_cast<double>(w.iterations)}};
   if (!result.memory.is_null()) report["memory"] = result.memory;
   if (!result.checks.is_null()) report["assumption_checks"] = result.checks;
-  report["accuracy"] = accuracy_summary(ops);
-  report["ops"] = ops;
+  report["accuracy"] = accuracy_;
+  return report;
+}
+
+Json build_report(const RunInputs& in, const RunResult& result) {
+  RunInputs whole = in;
+  if (whole.total_ops == 0) whole.total_ops = in.workload->ops.size();
+  ReportBuilder builder(whole, nullptr, nullptr);
+  Json ops = Json::array();
+  builder.keep_ops(&ops);
+  builder.add_ops(*in.workload, result.ops, in.accuracy);
+  Json report = builder.finish(result);
+  report["ops"] = std::move(ops);
   return report;
 }
 
 void write_ops_csv(std::ostream& out, const Json& report) {
-  out << "name,type,pass,a,b,out,M,N,K,tiles,start_cycle,end_cycle,cycles,macs,utilization,"
-         "energy_pj,unit,elements\n";
-  for (const Json& op : report["ops"]) {
-    std::string name = op["name"].get<std::string>();
-    if (name.find_first_of(",\"\n") != std::string::npos) {
-      std::string quoted = "\"";
-      for (char ch : name) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-      name = quoted + "\"";
-    }
-    out << name << ',' << op["type"].get<std::string>() << ',' << op["pass"].get<std::string>()
-        << ',' << op["precision"]["a"].get<std::string>() << ','
-        << op["precision"]["b"].get<std::string>() << ','
-        << op["precision"]["out"].get<std::string>() << ',';
-    if (op.contains("gemm")) {
-      out << op["gemm"]["M"] << ',' << op["gemm"]["N"] << ',' << op["gemm"]["K"] << ',';
-    } else {
-      out << ",,,";
-    }
-    out << op["tiles"] << ',' << op["start_cycle"] << ',' << op["end_cycle"] << ',' << op["cycles"]
-        << ',' << op["macs"] << ',' << format_double(op["utilization"].get<double>()) << ','
-        << format_double(op["energy_pj"].get<double>()) << ',' << op["unit"].get<std::string>()
-        << ',';
-    if (op.contains("elements")) out << op["elements"];
-    out << '\n';
-  }
+  write_csv_header(out);
+  for (const Json& op : report["ops"]) write_csv_row(out, op);
 }
 
 namespace {
@@ -229,7 +255,7 @@ void write_file_atomically(const fs::path& dir, const std::string& name, const s
 }  // namespace
 
 void write_run_outputs(const std::string& dir, const RunInputs& in, const RunResult& result,
-                       const Json& report) {
+                       const Json& report, const StreamedOps* streamed) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir)) {
@@ -244,7 +270,7 @@ void write_run_outputs(const std::string& dir, const RunInputs& in, const RunRes
   stats.add("sim.cycles", result.cycles, "cycle", "simulated core cycles");
   stats.add("sim.seconds", report["seconds"].get<double>(), "s", "simulated time");
   stats.add("sim.clock_mhz", result.clock_mhz, "MHz", "core clock");
-  stats.add("sim.ops", static_cast<uint64_t>(result.ops.size()), "op", "ops finished");
+  stats.add("sim.ops", report["workload"]["ops_finished"].get<uint64_t>(), "op", "ops finished");
   stats.add("sim.utilization", report["utilization"].get<double>(), "fraction",
             "sum over ops of (work / unit peak per cycle) / cycles");
   for (const Stat& s : result.stats.all()) stats.add_stat(s);
@@ -261,11 +287,38 @@ void write_run_outputs(const std::string& dir, const RunInputs& in, const RunRes
   stats.write_text(stats_text);
   write_file_atomically(dir, "stats.txt", stats_text.str());
 
-  std::ostringstream csv;
-  write_ops_csv(csv, report);
-  write_file_atomically(dir, "ops.csv", csv.str());
-
-  write_file_atomically(dir, "report.json", report.dump(2) + "\n");
+  if (streamed == nullptr) {
+    std::ostringstream csv;
+    write_ops_csv(csv, report);
+    write_file_atomically(dir, "ops.csv", csv.str());
+    write_file_atomically(dir, "report.json", report.dump(2) + "\n");
+    return;
+  }
+  fs::rename(streamed->csv, fs::path(dir) / "ops.csv", ec);
+  if (ec) throw InputError(dir + "/ops.csv: cannot write (" + ec.message() + ")");
+  // report.json: the report's members, then "ops" (its last member) from the entries written
+  // while the run went, exactly as dump(2) of the whole report would print them.
+  const fs::path tmp = fs::path(dir) / ".report.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    std::string head = report.dump(2);
+    head.resize(head.size() - 2);  // "\n}"
+    out << head << ",\n  \"ops\": [";
+    std::ifstream ops(streamed->json, std::ios::binary);
+    if (ops.peek() == std::char_traits<char>::eof()) {
+      out << "]\n}\n";
+    } else {
+      out << '\n' << ops.rdbuf() << "\n  ]\n}\n";
+    }
+    out.flush();
+    if (!out) {
+      throw InputError((fs::path(dir) / "report.json").string() + ": cannot write (" +
+                       std::strerror(errno) + ")");
+    }
+  }
+  fs::remove(streamed->json, ec);
+  fs::rename(tmp, fs::path(dir) / "report.json", ec);
+  if (ec) throw InputError(dir + "/report.json: cannot write (" + ec.message() + ")");
 }
 
 namespace {
@@ -382,7 +435,7 @@ void print_summary(std::ostream& out, const Json& report, const std::string& dir
   for (std::size_t i = 0; i < shown; ++i) {
     name_width = std::max(name_width, (*ops[i])["name"].get<std::string>().size());
   }
-  out << "  top " << shown << " of " << ops.size() << " ops by cycles:\n";
+  out << "  top " << shown << " of " << report["workload"]["ops_finished"] << " ops by cycles:\n";
   for (std::size_t i = 0; i < shown; ++i) {
     const Json& op = *ops[i];
     std::ostringstream line;

@@ -8,6 +8,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "sim/config.h"
 #include "sim/energy.h"
@@ -23,14 +24,53 @@ struct RunInputs {
   const EnergyTable* energy = nullptr;
   Json resolved_config;
   std::vector<Json> accuracy;  // per op: its accuracy object, or null when it carries no tensors
+  uint64_t total_ops = 0;      // ops in the workload (0: workload->ops.size())
 };
 
-// The report as JSON (the schema is documented in README.md).
+// Builds a report from ops that arrive in windows (a long trace runs a window at a time): each
+// op's entry goes out as it arrives (to `ops_json` as the elements of report.json's "ops" array,
+// to `ops_csv` as rows of ops.csv; either may be null) and only run totals, the accuracy summary
+// and the five longest ops are kept.
+class ReportBuilder {
+ public:
+  static constexpr std::size_t kTopOps = 5;
+  ReportBuilder(const RunInputs& in, std::ostream* ops_json, std::ostream* ops_csv);
+  // `w.ops[i]` is the op of `results[i]`; `accuracy[i]` its accuracy or null.
+  void add_ops(const Workload& w, const std::vector<OpResult>& results,
+               const std::vector<Json>& accuracy);
+  void keep_ops(Json* ops) { keep_ = ops; }  // also collect every entry here
+  // The report without "ops" (always its last member). result.ops is not read.
+  Json finish(const RunResult& result) const;
+  // The longest ops (most cycles first, the earlier first among equals).
+  const std::vector<Json>& top_ops() const { return top_; }
+  uint64_t ops() const { return ops_; }
+
+ private:
+  void note_accuracy(const Json& op);
+  const RunInputs& in_;
+  std::ostream* ops_json_;
+  std::ostream* ops_csv_;
+  Json* keep_ = nullptr;
+  EnergyLedger total_energy_;
+  uint64_t total_macs_ = 0, ops_ = 0;
+  Json units_ = Json::object();   // per unit: ops run and cycles busy
+  double total_full_cycles_ = 0;  // Σ over ops of the cycles its work takes at full throughput
+  Json accuracy_ = {{"ops", 0}};
+  std::vector<Json> top_;
+};
+
+// The report as JSON, "ops" included (the schema is documented in README.md).
 Json build_report(const RunInputs& in, const RunResult& result);
 void write_ops_csv(std::ostream& out, const Json& report);
-// Writes the four files into `dir` (created if needed). Throws InputError if it cannot.
+// Files the ops went to while the run went (ReportBuilder's streams), under `dir`.
+struct StreamedOps {
+  std::string json, csv;
+};
+// Writes config.resolved.json, stats.txt, ops.csv and report.json (last) into `dir` (created if
+// needed), each through a temporary file and a rename. The ops come from report["ops"], or from
+// `streamed` (whose files are then moved into place). Throws InputError if it cannot.
 void write_run_outputs(const std::string& dir, const RunInputs& in, const RunResult& result,
-                       const Json& report);
+                       const Json& report, const StreamedOps* streamed = nullptr);
 // The short human summary printed after a run.
 void print_summary(std::ostream& out, const Json& report, const std::string& dir);
 

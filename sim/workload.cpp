@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <unordered_set>
 
 #include "sim/config.h"
 #include "sim/error.h"
@@ -461,22 +462,229 @@ std::string stem_of(const std::string& path) {
 
 }  // namespace
 
-Workload read_json_trace(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
+namespace {
+
+// FNV-1a, 64 bits: op names are checked for uniqueness (and deps resolved) through their hashes,
+// 8 bytes per op whatever the name's length. Two different names colliding (about 3·10⁻⁸ for a
+// million ops) would be reported as a duplicate.
+uint64_t name_hash(const std::string& name) {
+  uint64_t h = 14695981039346656037ull;
+  for (const unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// The set of names seen so far, as hashes, in about 8 bytes per name: a sorted array, plus a
+// hash set of the latest ones that is merged into the array when it grows large.
+class NameIndex {
+ public:
+  bool contains(uint64_t h) const {
+    return recent_.count(h) != 0 || std::binary_search(sorted_.begin(), sorted_.end(), h);
+  }
+  bool insert(uint64_t h) {
+    if (contains(h)) return false;
+    recent_.insert(h);
+    if (recent_.size() == kRecent) {
+      const std::size_t old = sorted_.size();
+      sorted_.insert(sorted_.end(), recent_.begin(), recent_.end());
+      std::sort(sorted_.begin() + static_cast<std::ptrdiff_t>(old), sorted_.end());
+      std::inplace_merge(sorted_.begin(), sorted_.begin() + static_cast<std::ptrdiff_t>(old),
+                         sorted_.end());
+      recent_.clear();
+    }
+    return true;
+  }
+  void clear() {
+    sorted_.clear();
+    sorted_.shrink_to_fit();
+    recent_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kRecent = 1 << 16;
+  std::vector<uint64_t> sorted_;
+  std::unordered_set<uint64_t> recent_;
+};
+
+// A pull scanner over a JSON text: finds the boundaries of values without building them, so the
+// ops array can be taken one element at a time. Strings are scanned with their escapes.
+class JsonScanner {
+ public:
+  JsonScanner(std::istream& in, const std::string& file) : buf_(*in.rdbuf()), file_(file) {}
+
+  int peek() { return buf_.sgetc(); }
+  int get() {
+    const int c = buf_.sbumpc();
+    if (c == '\n') ++line_;
+    return c;
+  }
+  void skip_ws() {
+    for (int c = peek(); c == ' ' || c == '\t' || c == '\n' || c == '\r'; c = peek()) get();
+  }
+  [[noreturn]] void fail(const std::string& expected) {
+    const int c = peek();
+    const std::string found = c == std::char_traits<char>::eof()
+                                  ? std::string("the end of the file")
+                                  : "'" + std::string(1, static_cast<char>(c)) + "'";
+    throw InputError(file_ + ": not valid JSON: line " + std::to_string(line_) + ": expected " +
+                     expected + ", found " + found);
+  }
+  void expect(char c, const char* what) {
+    skip_ws();
+    if (peek() != c) fail(what);
+    get();
+  }
+  // One value's text (appended to `out` when not null), from its first to its last character.
+  void value(std::string* out) {
+    skip_ws();
+    const int first = peek();
+    if (first == std::char_traits<char>::eof()) fail("a value");
+    if (first == '"') return string(out);
+    if (first != '{' && first != '[') {
+      // A number or a literal: up to the next delimiter; Json::parse judges it.
+      for (int c = peek(); c != std::char_traits<char>::eof() && c != ',' && c != ']' && c != '}' &&
+                           c != ' ' && c != '\n' && c != '\t' && c != '\r';
+           c = peek()) {
+        if (out) out->push_back(static_cast<char>(c));
+        get();
+      }
+      return;
+    }
+    std::string stack;
+    do {
+      const int c = peek();
+      if (c == std::char_traits<char>::eof()) fail(stack.back() == '{' ? "'}'" : "']'");
+      if (c == '"') {
+        string(out);
+        continue;
+      }
+      if (c == '{' || c == '[') stack.push_back(c == '{' ? '{' : '[');
+      if (c == '}' || c == ']') {
+        if (stack.back() != (c == '}' ? '{' : '[')) fail(stack.back() == '{' ? "'}'" : "']'");
+        stack.pop_back();
+      }
+      if (out) out->push_back(static_cast<char>(c));
+      get();
+    } while (!stack.empty());
+  }
+  void string(std::string* out) {
+    if (peek() != '"') fail("'\"'");
+    if (out) out->push_back('"');
+    get();
+    for (;;) {
+      const int c = get();
+      if (c == std::char_traits<char>::eof() || c == '\n') fail("the end of a string");
+      if (out) out->push_back(static_cast<char>(c));
+      if (c == '"') return;
+      if (c == '\\') {
+        const int e = get();
+        if (e == std::char_traits<char>::eof()) fail("an escape");
+        if (out) out->push_back(static_cast<char>(e));
+      }
+    }
+  }
+  uint64_t line() const { return line_; }
+  void set_line(uint64_t line) { line_ = line; }
+
+ private:
+  std::streambuf& buf_;
+  const std::string& file_;
+  uint64_t line_ = 1;
+};
+
+}  // namespace
+
+struct WorkloadReader::Impl {
+  Workload header;
+  bool json = false;
+  // JSON: the file, where the ops array begins, and the scan state.
+  std::ifstream in;
+  std::unique_ptr<JsonScanner> scan;
+  std::streampos ops_pos;
+  uint64_t ops_line = 1;
+  bool started = false, done = false;
+  // CSV: every op (topologies are small).
+  std::vector<Op> csv_ops;
+  uint64_t index = 0;
+  NameIndex names;
+};
+
+WorkloadReader::WorkloadReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  {
+    std::ifstream probe(path);
+    if (!probe)
+      throw InputError(path + ": cannot open workload file (does it exist and is it readable?)");
+    char ch = 0;
+    while (probe.get(ch) && std::isspace(static_cast<unsigned char>(ch))) {
+    }
+    if (!probe) throw InputError(path + ": empty file; expected a JSON trace or a SCALE-Sim CSV");
+    m.json = ch == '{';
+  }
+  if (!m.json) {
+    Workload w = read_scalesim_csv(path);
+    m.csv_ops = std::move(w.ops);
+    w.ops.clear();
+    m.header = std::move(w);
+    return;
+  }
+  m.in.open(path, std::ios::binary);
+  if (!m.in)
     throw InputError(path + ": cannot open workload file (does it exist and is it readable?)");
-  Json root;
-  try {
-    root = Json::parse(in);
-  } catch (const Json::parse_error& e) {
-    throw InputError(path + ": not valid JSON: " + e.what());
+  m.scan = std::make_unique<JsonScanner>(m.in, path);
+  JsonScanner& sc = *m.scan;
+  // The top-level object: every member but `ops` is read whole; `ops` is only stepped over, and
+  // where it begins is kept for next().
+  Json root = Json::object();
+  bool have_ops = false;
+  sc.expect('{', "a trace object at the top level ('{')");
+  sc.skip_ws();
+  if (sc.peek() == '}') {
+    sc.get();
+  } else {
+    for (;;) {
+      sc.skip_ws();
+      std::string key_text;
+      sc.string(&key_text);
+      const std::string key = Json::parse(key_text).get<std::string>();
+      sc.expect(':', "':'");
+      sc.skip_ws();
+      if (key == "ops" && !have_ops) {
+        have_ops = true;
+        m.ops_line = sc.line();
+        m.ops_pos = m.in.rdbuf()->pubseekoff(0, std::ios::cur, std::ios::in);
+        if (sc.peek() == '[') {
+          sc.value(nullptr);
+          root["ops"] = Json::array({nullptr});  // stands for the elements next() reads
+        } else {
+          std::string text;
+          sc.value(&text);
+          root["ops"] = Json::parse(text, nullptr, false);
+        }
+      } else {
+        std::string text;
+        const uint64_t line = sc.line();
+        sc.value(&text);
+        try {
+          root[key] = Json::parse(text);
+        } catch (const Json::parse_error& e) {
+          throw InputError(path + ": not valid JSON: line " + std::to_string(line) + ": ." + key +
+                           ": " + e.what());
+        }
+      }
+      sc.skip_ws();
+      if (sc.peek() == ',') {
+        sc.get();
+        continue;
+      }
+      sc.expect('}', "',' or '}'");
+      break;
+    }
   }
-  if (!root.is_object()) {
-    throw InputError(path + ": expected a trace object at the top level, found " +
-                     describe_json(root));
-  }
+  sc.skip_ws();
+  if (sc.peek() != std::char_traits<char>::eof()) sc.fail("the end of the file");
+
   TraceObject top(path, root, "");
-  Workload w;
+  Workload& w = m.header;
   w.file = path;
   w.format = "nibble-trace";
   const Json& format = top.require("format", "\"nibble-trace\"");
@@ -502,27 +710,91 @@ Workload read_json_trace(const std::string& path) {
     w.source = *source;
   }
   const Json& ops = top.require("ops", "a non-empty array of ops");
-  if (!ops.is_array() || ops.empty()) top.fail("ops", "a non-empty array of ops", ops);
+  if (!ops.is_array()) top.fail("ops", "a non-empty array of ops", ops);
   top.finish();
-  std::map<std::string, uint32_t> index;
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    const std::string where = ".ops[" + std::to_string(i) + "]";
-    std::vector<std::string> deps;
-    Op op = read_op(path, ops[i], where, deps);
-    for (std::size_t d = 0; d < deps.size(); ++d) {
-      const auto it = index.find(deps[d]);
-      if (it == index.end()) {
-        throw InputError(path + ": " + where + ".deps[" + std::to_string(d) +
-                         "]: expected the name of an earlier op, found \"" + deps[d] + "\"");
-      }
-      op.deps.push_back(it->second);
-    }
-    if (!index.emplace(op.name, static_cast<uint32_t>(i)).second) {
-      throw InputError(path + ": " + where + ".name: the name \"" + op.name +
-                       "\" is used by an earlier op; op names must be unique");
-    }
-    w.ops.push_back(std::move(op));
+  rewind();
+  // An empty array is refused here, before anyone reads ops.
+  JsonScanner& s = *m.scan;
+  s.get();  // '['
+  s.skip_ws();
+  if (s.peek() == ']') top.fail("ops", "a non-empty array of ops", Json::array());
+  rewind();
+}
+
+WorkloadReader::~WorkloadReader() = default;
+
+const Workload& WorkloadReader::header() const { return impl_->header; }
+
+uint64_t WorkloadReader::index() const { return impl_->index; }
+
+void WorkloadReader::rewind() {
+  Impl& m = *impl_;
+  m.index = 0;
+  m.names.clear();
+  m.started = m.done = false;
+  if (m.json) {
+    m.in.clear();
+    m.in.rdbuf()->pubseekpos(m.ops_pos, std::ios::in);
+    m.scan->set_line(m.ops_line);
   }
+}
+
+bool WorkloadReader::next(Op& op) {
+  Impl& m = *impl_;
+  const std::string& path = m.header.file;
+  if (!m.json) {
+    if (m.index == m.csv_ops.size()) return false;
+    op = m.csv_ops[m.index++];
+    return true;
+  }
+  if (m.done) return false;
+  JsonScanner& sc = *m.scan;
+  if (!m.started) {
+    m.started = true;
+    sc.get();  // '['
+  }
+  sc.skip_ws();
+  if (sc.peek() == ']') {
+    m.done = true;
+    return false;
+  }
+  if (m.index > 0) {
+    sc.expect(',', "',' or ']' after an op");
+    sc.skip_ws();
+  }
+  const std::string where = ".ops[" + std::to_string(m.index) + "]";
+  std::string text;
+  const uint64_t line = sc.line();
+  sc.value(&text);
+  Json node;
+  try {
+    node = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw InputError(path + ": not valid JSON: line " + std::to_string(line) + ": " + where + ": " +
+                     e.what());
+  }
+  std::vector<std::string> deps;
+  op = read_op(path, node, where, deps);
+  for (std::size_t d = 0; d < deps.size(); ++d) {
+    if (!m.names.contains(name_hash(deps[d]))) {
+      throw InputError(path + ": " + where + ".deps[" + std::to_string(d) +
+                       "]: expected the name of an earlier op, found \"" + deps[d] + "\"");
+    }
+  }
+  op.deps = std::move(deps);
+  if (!m.names.insert(name_hash(op.name))) {
+    throw InputError(path + ": " + where + ".name: the name \"" + op.name +
+                     "\" is used by an earlier op; op names must be unique");
+  }
+  ++m.index;
+  return true;
+}
+
+Workload read_json_trace(const std::string& path) {
+  WorkloadReader reader(path);
+  Workload w = reader.header();
+  Op op;
+  while (reader.next(op)) w.ops.push_back(std::move(op));
   return w;
 }
 
@@ -649,14 +921,11 @@ Workload read_scalesim_csv(const std::string& path) {
 }
 
 Workload read_workload(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    throw InputError(path + ": cannot open workload file (does it exist and is it readable?)");
-  char ch = 0;
-  while (in.get(ch) && std::isspace(static_cast<unsigned char>(ch))) {
-  }
-  if (!in) throw InputError(path + ": empty file; expected a JSON trace or a SCALE-Sim CSV");
-  return ch == '{' ? read_json_trace(path) : read_scalesim_csv(path);
+  WorkloadReader reader(path);
+  Workload w = reader.header();
+  Op op;
+  while (reader.next(op)) w.ops.push_back(std::move(op));
+  return w;
 }
 
 }  // namespace nibble

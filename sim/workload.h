@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -102,8 +103,8 @@ struct Op {
   std::optional<OpTensors> tensors;
   std::string split;  // how to split the op across cores ("m", "n", "k"; "" lets the mapper choose)
   std::string fp4_phase =
-      "both";                  // quantize to fp4: the TPR phases written ("both", "even", "odd")
-  std::vector<uint32_t> deps;  // indices of the earlier ops whose results it reads
+      "both";                     // quantize to fp4: the TPR phases written ("both", "even", "odd")
+  std::vector<std::string> deps;  // names of the earlier ops whose results it reads
 
   bool is_gemm() const { return type == OpType::kGemm || type == OpType::kConv2d; }
   uint64_t macs() const { return is_gemm() ? gemm_batch * gemm.macs() : 0; }
@@ -116,6 +117,28 @@ struct Workload {
   uint64_t iterations = 1;  // training iterations the ops make up (the report scales by it)
   Json source;              // the trace's optional "source" object (who wrote it, from what)
   std::vector<Op> ops;
+};
+
+// Reads a workload one op at a time, so that a trace of any length takes bounded memory: the
+// header is read and checked on construction; next() reads, checks and returns each op in turn
+// (op names are remembered as 64-bit hashes, 8 bytes per op, for the uniqueness and `deps`
+// checks). A JSON trace is scanned, not parsed whole: only one op is built at a time. SCALE-Sim
+// CSVs are small and read whole. Throws InputError as read_workload does.
+class WorkloadReader {
+ public:
+  explicit WorkloadReader(const std::string& path);
+  ~WorkloadReader();
+  WorkloadReader(const WorkloadReader&) = delete;
+  WorkloadReader& operator=(const WorkloadReader&) = delete;
+
+  const Workload& header() const;  // everything but the ops
+  bool next(Op& op);               // false after the last op
+  void rewind();                   // back to the first op
+  uint64_t index() const;          // ops returned since the start
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Reads a workload, choosing the reader by content: a JSON trace (first non-blank character '{')

@@ -169,20 +169,35 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
     }
   }
 
-  // Every op must have a unit able to run it, and a mapping, before anything runs.
-  chip_.op_slot.reserve(workload.ops.size());
-  for (const Op& op : workload.ops) {
-    const std::size_t slot = route(op);
-    try {
-      cores_[0]->slots()[slot].unit->check(op);
-    } catch (const InputError& e) {
-      throw InputError(workload.file + ": " + e.what());
-    }
-    chip_.op_slot.push_back(slot);
-  }
-  plan(mapper_);
-  records_.reserve(workload.ops.size());
+  load_window();
   SC_THREAD(control);
+}
+
+std::size_t Accelerator::check_op(const Op& op) const {
+  const std::size_t slot = route(op);
+  try {
+    cores_[0]->slots()[slot].unit->check(op);
+  } catch (const InputError& e) {
+    throw InputError(workload_.file + ": " + e.what());
+  }
+  return slot;
+}
+
+// Every op of the window must have a unit able to run it, and a mapping, before any runs.
+void Accelerator::load_window() {
+  chip_.op_slot.clear();
+  chip_.plans.clear();
+  chip_.whole.clear();
+  chip_.op_slot.reserve(workload_.ops.size());
+  for (const Op& op : workload_.ops) chip_.op_slot.push_back(check_op(op));
+  plan(mapper_);
+  records_.reserve(workload_.ops.size());
+}
+
+void Accelerator::next_window(bool last) {
+  load_window();
+  last_window_ = last;
+  window_ready_.notify(sc_core::SC_ZERO_TIME);
 }
 
 Accelerator::~Accelerator() = default;
@@ -249,26 +264,27 @@ std::size_t Accelerator::route(const Op& op) const {
                    to_string(op.type) + " op");
 }
 
+std::vector<std::string> Accelerator::energy_events(const Op& op) const {
+  std::vector<std::string> events = cores_[0]->slots()[check_op(op)].unit->energy_events(op);
+  for (const char* e :
+       {"scratchpad.write_byte", "scratchpad.read_byte", "dram.read_byte", "dram.write_byte"}) {
+    events.emplace_back(e);
+  }
+  if (chip_.cores > 1) events.emplace_back("ring.byte_hop");
+  if (chip_.shared_buffer) {
+    events.emplace_back("shared_buffer.read_byte");
+    events.emplace_back("shared_buffer.write_byte");
+  }
+  return events;
+}
+
 std::vector<std::pair<std::string, std::string>> Accelerator::required_energy_events() const {
   std::vector<std::pair<std::string, std::string>> events;
-  const auto need = [&](const std::string& e, const std::string& op) {
-    const bool seen = std::any_of(events.begin(), events.end(),
-                                  [&](const auto& known) { return known.first == e; });
-    if (!seen) events.emplace_back(e, op);
-  };
-  for (std::size_t i = 0; i < workload_.ops.size(); ++i) {
-    const Op& op = workload_.ops[i];
-    for (const std::string& e : cores_[0]->slots()[chip_.op_slot[i]].unit->energy_events(op)) {
-      need(e, op.name);
-    }
-    need("scratchpad.write_byte", op.name);
-    need("scratchpad.read_byte", op.name);
-    need("dram.read_byte", op.name);
-    need("dram.write_byte", op.name);
-    if (chip_.cores > 1) need("ring.byte_hop", op.name);
-    if (chip_.shared_buffer) {
-      need("shared_buffer.read_byte", op.name);
-      need("shared_buffer.write_byte", op.name);
+  for (const Op& op : workload_.ops) {
+    for (const std::string& e : energy_events(op)) {
+      const bool seen = std::any_of(events.begin(), events.end(),
+                                    [&](const auto& known) { return known.first == e; });
+      if (!seen) events.emplace_back(e, op.name);
     }
   }
   return events;
@@ -301,8 +317,21 @@ MemorySnapshot snapshot(const ChipMemory& chip, const std::vector<std::unique_pt
 }  // namespace
 
 void Accelerator::control() {
+  for (;;) {
+    run_window();
+    if (interrupted_ || last_window_) break;
+    wait(window_ready_);  // nothing else runs: sc_start() returns until next_window()
+  }
+  complete_ = !interrupted_;
+  sc_core::sc_stop();
+}
+
+void Accelerator::run_window() {
   for (uint32_t i = 0; i < workload_.ops.size(); ++i) {
-    if (interrupt_requested()) break;
+    if (interrupt_requested()) {
+      interrupted_ = true;
+      break;
+    }
     const Op& op = workload_.ops[i];
     const OpPlan& plan = chip_.plans[i];
     OpRecord rec;
@@ -390,10 +419,11 @@ void Accelerator::control() {
     Json mapping = plan.to_json();
     for (const auto& [key, value] : rec.unit.mapping.items()) mapping[key] = value;
     rec.unit.mapping = std::move(mapping);
+    last_end_cycle_ = rec.end_cycle;
+    dram_read_total_ += after.dram_read - before.dram_read;
+    dram_write_total_ += after.dram_write - before.dram_write;
     records_.push_back(std::move(rec));
   }
-  complete_ = records_.size() == workload_.ops.size();
-  sc_core::sc_stop();
 }
 
 Json Accelerator::assumption_checks() const {
@@ -426,11 +456,37 @@ Json Accelerator::assumption_checks() const {
   return checks;
 }
 
+std::vector<OpResult> Accelerator::ops_of(const std::vector<OpRecord>& records) const {
+  std::vector<OpResult> ops;
+  ops.reserve(records.size());
+  for (const OpRecord& rec : records) {
+    OpResult o;
+    o.start_cycle = rec.start_cycle;
+    o.end_cycle = rec.end_cycle;
+    o.unit = cores_[0]->slots()[rec.slot].role;
+    o.macs = rec.unit.macs;
+    o.elements = rec.unit.elements;
+    o.tiles = rec.unit.tiles;
+    o.peak_work_per_cycle = rec.unit.peak_work_per_cycle;
+    o.energy = rec.unit.energy;
+    o.mapping = rec.unit.mapping;
+    o.checks = rec.unit.checks;
+    o.memory = rec.memory;
+    ops.push_back(std::move(o));
+  }
+  return ops;
+}
+
+std::vector<OpResult> Accelerator::take_ops() {
+  std::vector<OpResult> ops = ops_of(records_);
+  records_.clear();
+  return ops;
+}
+
 RunResult Accelerator::result() const {
   RunResult r;
   r.complete = complete_;
   r.clock_mhz = settings_.core_mhz;
-  r.cycles = records_.empty() ? 0 : records_.back().end_cycle;
   r.hardware = {{"cores", chip_.cores}, {"fidelity", to_string(settings_.fidelity)}};
   for (const Core::Slot& s : cores_[0]->slots()) r.hardware[s.role] = s.unit->describe();
   r.hardware["scratchpad"] = cores_[0]->scratchpad().params().describe();
@@ -445,28 +501,10 @@ RunResult Accelerator::result() const {
     r.peak_macs_per_cycle = std::max(r.peak_macs_per_cycle, s.unit->peak_macs_per_cycle());
   }
   r.peak_macs_per_cycle *= chip_.cores;
-  for (std::size_t i = 0; i < records_.size(); ++i) {
-    const OpRecord& rec = records_[i];
-    OpResult o;
-    o.start_cycle = rec.start_cycle;
-    o.end_cycle = rec.end_cycle;
-    o.unit = cores_[0]->slots()[rec.slot].role;
-    o.macs = rec.unit.macs;
-    o.elements = rec.unit.elements;
-    o.tiles = rec.unit.tiles;
-    o.peak_work_per_cycle = rec.unit.peak_work_per_cycle;
-    o.energy = rec.unit.energy;
-    o.mapping = rec.unit.mapping;
-    o.checks = rec.unit.checks;
-    o.memory = rec.memory;
-    r.ops.push_back(std::move(o));
-  }
+  r.ops = ops_of(records_);
+  r.cycles = last_end_cycle_;
   // Run totals of the memory figures.
-  uint64_t dram_read = 0, dram_write = 0;
-  for (const OpRecord& rec : records_) {
-    dram_read += rec.memory["bytes"]["dram_read"].get<uint64_t>();
-    dram_write += rec.memory["bytes"]["dram_write"].get<uint64_t>();
-  }
+  const uint64_t dram_read = dram_read_total_, dram_write = dram_write_total_;
   const double gb_per_cycle = settings_.core_mhz * 1e6 / 1e9;
   r.memory = {{"busy_core_cycles", total_busy_},
               {"stall_core_cycles", to_json(total_stalls_)},

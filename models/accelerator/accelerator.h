@@ -57,8 +57,22 @@ class Accelerator : public sc_core::sc_module {
   // The energy-table events a run will price, each with the name of the first op that needs it,
   // so that a missing entry is reported before simulating.
   std::vector<std::pair<std::string, std::string>> required_energy_events() const;
+  // What one op needs: a unit that runs it (InputError otherwise; returns its slot) and the
+  // energy events it will price. For checking a streamed trace before any window runs.
+  std::size_t check_op(const Op& op) const;
+  std::vector<std::string> energy_events(const Op& op) const;
 
-  // Per-op results so far and unit statistics; call after sc_start() returns.
+  // Windows: a long trace runs a window of ops at a time. The workload given to the constructor
+  // holds the first window's ops (all of them for a single window); set_last_window(false)
+  // before sc_start() makes the controller wait after the window, and sc_start() returns. The
+  // caller then takes the window's results (take_ops), puts the next window's ops in that same
+  // workload, calls next_window() and sc_start() again. Results do not depend on the window
+  // size: the hardware's state carries over.
+  void set_last_window(bool last) { last_window_ = last; }
+  void next_window(bool last);
+  std::vector<OpResult> take_ops();  // the finished ops not yet taken
+
+  // Per-op results not yet taken, run totals and unit statistics; call after sc_start() returns.
   RunResult result() const;
 
  private:
@@ -75,7 +89,10 @@ class Accelerator : public sc_core::sc_module {
 
   std::size_t route(const Op& op) const;  // index into a core's slots
   void plan(const MapperParams& mapper);
+  void load_window();
   void control();
+  void run_window();
+  std::vector<OpResult> ops_of(const std::vector<OpRecord>& records) const;
   Json assumption_checks() const;
 
   SimSettings settings_;
@@ -95,6 +112,9 @@ class Accelerator : public sc_core::sc_module {
   StallCycles total_stalls_{};
   uint64_t total_busy_ = 0;
   bool complete_ = false;
+  bool last_window_ = true, interrupted_ = false;
+  sc_core::sc_event window_ready_;
+  uint64_t last_end_cycle_ = 0, dram_read_total_ = 0, dram_write_total_ = 0;
 };
 
 // Elaborates an accelerator from a whole config (clock, sim, accelerator) for `workload`,

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -122,6 +123,7 @@ int run_command(int argc, char* argv[]) {
   std::string config_file, workload_file, out_dir;
   std::vector<std::string> sets;
   bool quiet = false, ideal_memory = false;
+  std::size_t window_ops = 4096;
   po::options_description options("options");
   options.add_options()("help,h", "show this help")(
       "config,c", po::value(&config_file)->value_name("FILE"), "accelerator config (JSON)")(
@@ -132,7 +134,9 @@ int run_command(int argc, char* argv[]) {
       "out,o", po::value(&out_dir)->value_name("DIR"), "output directory")(
       "ideal-memory", po::bool_switch(&ideal_memory),
       "transfers take no time (same as --set sim.ideal_memory=true)")(
-      "quiet,q", po::bool_switch(&quiet), "print nothing but errors");
+      "window-ops", po::value(&window_ops)->value_name("N")->default_value(4096),
+      "simulate N ops at a time: memory stays bounded on long traces; results do not depend "
+      "on N")("quiet,q", po::bool_switch(&quiet), "print nothing but errors");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
@@ -146,6 +150,7 @@ int run_command(int argc, char* argv[]) {
   }
   if (config_file.empty()) throw InputError("run: --config FILE is required");
   if (workload_file.empty()) throw InputError("run: --workload FILE is required");
+  if (window_ops == 0) throw InputError("run: --window-ops: expected an integer >= 1, found 0");
 
   // Read and check every input before simulating or writing anything.
   ConfigDoc doc = ConfigDoc::load(config_file);
@@ -160,8 +165,11 @@ int run_command(int argc, char* argv[]) {
       resolve_table_path(doc, energy_node.get_string("table", "energy/45nm.json"));
   energy_node.finish();
 
-  const Workload workload = read_workload(workload_file);
-  PreparedData prepared = prepare_data(workload);
+  // The trace is read twice: once to check every op (a unit runs it, the energy table prices it,
+  // its tensors load) before anything is written, then a window of ops at a time to simulate, so
+  // that memory stays bounded whatever the trace's length.
+  WorkloadReader reader(workload_file);
+  Workload window = reader.header();
   if (out_dir.empty()) out_dir = "nibble-out/" + stem(config_file) + "-" + stem(workload_file);
 
   // Waveforms of chosen PEs (cycle fidelity), streamed to a temporary file renamed at the end.
@@ -176,58 +184,107 @@ int run_command(int argc, char* argv[]) {
   const fs::path vcd_tmp = fs::path(out_dir) / ".waves.vcd.tmp";
   if (!settings.vcd_pes.empty()) vcd = std::make_unique<VcdWriter>(vcd_file, "1ps");
 
-  // Elaboration builds the units from config and checks that each op has one that can run it.
-  Accelerator top("accelerator", root.child("accelerator"), settings, workload, &prepared.data,
-                  vcd.get());
+  // Elaboration builds the units from config; the ops come window by window.
+  std::vector<OpData> data;
+  Accelerator top("accelerator", root.child("accelerator"), settings, window, &data, vcd.get());
   root.finish();
   const EnergyTable table = EnergyTable::load(table_path);
-  for (const auto& [event, op] : top.required_energy_events()) {
-    if (!table.has(event)) {
-      throw InputError(table.file() + ": events." + event + ": missing; op \"" + op +
-                       "\" needs the energy of this event (add an entry with its source)");
+  {
+    std::set<std::string> checked;
+    Op op;
+    while (reader.next(op)) {
+      for (const std::string& event : top.energy_events(op)) {
+        if (checked.insert(event).second && !table.has(event)) {
+          throw InputError(table.file() + ": events." + event + ": missing; op \"" + op.name +
+                           "\" needs the energy of this event (add an entry with its source)");
+        }
+      }
+      if (op.tensors) {
+        Workload one;
+        one.file = window.file;
+        one.ops.push_back(op);
+        prepare_data(one);
+      }
     }
   }
+  const uint64_t total_ops = reader.index();
+  reader.rewind();
 
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir)) {
+    throw InputError(out_dir + ": cannot create the output directory (" + ec.message() + ")");
+  }
   if (vcd) {
-    std::error_code ec;
-    fs::create_directories(out_dir, ec);
     vcd_file.open(vcd_tmp, std::ios::binary | std::ios::trunc);
     if (!vcd_file) throw InputError(vcd_tmp.string() + ": cannot write the waveform file");
   }
-  install_interrupt_handlers();
-  try {
-    sc_core::sc_start();
-  } catch (...) {
-    if (vcd) {
-      vcd_file.close();
-      std::error_code ec;
-      fs::remove(vcd_tmp, ec);
+  // Each op's report entry and CSV row are written as its window finishes.
+  const StreamedOps streamed{(fs::path(out_dir) / ".ops.json.part").string(),
+                             (fs::path(out_dir) / ".ops.csv.tmp").string()};
+  std::ofstream ops_json(streamed.json, std::ios::binary | std::ios::trunc);
+  std::ofstream ops_csv(streamed.csv, std::ios::binary | std::ios::trunc);
+  if (!ops_json || !ops_csv) throw InputError(out_dir + ": cannot write the op results");
+  const auto discard = [&] {
+    ops_json.close();
+    ops_csv.close();
+    vcd_file.close();
+    for (const fs::path& f : {fs::path(streamed.json), fs::path(streamed.csv), vcd_tmp}) {
+      fs::remove(f, ec);
     }
+  };
+
+  RunInputs inputs;
+  inputs.config_file = config_file;
+  inputs.sets = sets;
+  inputs.workload = &window;
+  inputs.energy = &table;
+  inputs.resolved_config = resolved;
+  inputs.total_ops = total_ops;
+  ReportBuilder builder(inputs, &ops_json, &ops_csv);
+  install_interrupt_handlers();
+  RunResult result;
+  try {
+    for (;;) {
+      window.ops.clear();
+      Op op;
+      while (window.ops.size() < window_ops && reader.next(op)) window.ops.push_back(op);
+      const bool last = reader.index() == total_ops;
+      PreparedData prepared = prepare_data(window);
+      data = std::move(prepared.data);
+      top.next_window(last);
+      sc_core::sc_start();
+      const std::vector<OpResult> ops = top.take_ops();
+      prepared.data = std::move(data);
+      const std::vector<Json> accuracy = finish_accuracy(window, prepared, ops.size());
+      builder.add_ops(window, ops, accuracy);
+      if (ops.size() < window.ops.size() || last) break;
+    }
+    result = top.result();
+    ops_json.close();
+    ops_csv.close();
+    if (!ops_json || !ops_csv) throw InputError(out_dir + ": cannot write the op results");
+  } catch (...) {
+    discard();
     throw;
   }
-  const RunResult result = top.result();
-  std::vector<Json> accuracy = finish_accuracy(workload, prepared, result.ops.size());
   if (vcd) {
     vcd->close();
     vcd_file.close();
-    std::error_code ec;
     fs::rename(vcd_tmp, fs::path(out_dir) / "waves.vcd", ec);
     if (ec || !vcd_file)
       throw InputError(out_dir + "/waves.vcd: cannot write (" + ec.message() + ")");
   }
 
-  RunInputs inputs;
-  inputs.config_file = config_file;
-  inputs.sets = sets;
-  inputs.workload = &workload;
-  inputs.energy = &table;
-  inputs.resolved_config = resolved;
-  inputs.accuracy = std::move(accuracy);
-  const Json report = build_report(inputs, result);
-  write_run_outputs(out_dir, inputs, result, report);
-  if (!quiet) print_summary(std::cout, report, out_dir);
+  Json report = builder.finish(result);
+  write_run_outputs(out_dir, inputs, result, report, &streamed);
+  if (!quiet) {
+    Json view = report;
+    view["ops"] = builder.top_ops();
+    print_summary(std::cout, view, out_dir);
+  }
   if (!result.complete) {
-    std::cerr << "nibble: interrupted; wrote the report of the " << result.ops.size()
+    std::cerr << "nibble: interrupted; wrote the report of the " << builder.ops()
               << " finished ops to " << out_dir << "/report.json\n";
     return 128 + (interrupt_signal() != 0 ? interrupt_signal() : 2);
   }

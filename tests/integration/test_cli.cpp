@@ -460,6 +460,29 @@ TEST(Cli, BothFidelitiesAgreeOnTheFourCoreChipWithMemory) {
   }
 }
 
+// A long trace runs a window of ops at a time (bounded memory); the hardware's state carries over
+// from window to window, so every output is byte-identical whatever the window size.
+TEST(Cli, WindowSizeDoesNotChangeAnyOutput) {
+  const fs::path dir = scratch();
+  const std::string common =
+      "run --config configs/rapid-4bit.json --workload workloads/examples/mlp-train-step.json "
+      "--quiet ";
+  for (const char* window : {"1", "7", "4096"}) {
+    const Outcome o =
+        nibble(common + "--window-ops " + window + " --out '" + (dir / window).string() + "'", dir);
+    ASSERT_EQ(o.status, 0) << o.err;
+  }
+  for (const char* file : {"report.json", "ops.csv", "stats.txt"}) {
+    const std::string whole = slurp(dir / "4096" / file);
+    EXPECT_FALSE(whole.empty());
+    EXPECT_EQ(slurp(dir / "1" / file), whole) << file;
+    EXPECT_EQ(slurp(dir / "7" / file), whole) << file;
+  }
+  // No leftovers of the streamed op files.
+  EXPECT_FALSE(fs::exists(dir / "1" / ".ops.json.part"));
+  EXPECT_FALSE(fs::exists(dir / "1" / ".ops.csv.tmp"));
+}
+
 TEST(Cli, InterruptWritesTheFinishedOpsMarkedInterrupted) {
   const fs::path dir = scratch();
   // 200 ops of a million folds each on a 1×1 array: about half a second of host time per op, far

@@ -199,11 +199,11 @@ TEST(JsonTrace, ReadsGroupsBatchesPhasesDepsAndIterations) {
   EXPECT_EQ(w.ops[1].gemm.n, 3u);
   EXPECT_EQ(w.ops[1].gemm.k, 25u);
   EXPECT_EQ(w.ops[1].macs(), 300u);
-  EXPECT_EQ(w.ops[1].deps, (std::vector<uint32_t>{0}));
+  EXPECT_EQ(w.ops[1].deps, (std::vector<std::string>{"dw"}));
   // Batched matmul: 12 · 16·16·8 = 24576 MACs.
   EXPECT_EQ(w.ops[2].gemm_batch, 12u);
   EXPECT_EQ(w.ops[2].macs(), 24576u);
-  EXPECT_EQ(w.ops[2].deps, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(w.ops[2].deps, (std::vector<std::string>{"dw", "g2"}));
   EXPECT_EQ(w.ops[3].fp4_phase, "even");
   EXPECT_EQ(w.ops[0].fp4_phase, "both");  // the default
 }
@@ -244,6 +244,54 @@ TEST(JsonTrace, BadGroupsDepsAndPhasesNameTheField) {
   });
   EXPECT_TRUE(zero.find("iter.json: .iterations: expected an integer in [1, ") != std::string::npos)
       << zero;
+}
+
+TEST(WorkloadReader, StreamsOpsWhereverTheHeaderIsAndRewinds) {
+  // "ops" before "version": the header is still checked before any op is returned.
+  const std::string relu = R"({"name": "r%", "type": "vector", "pass": "fwd", "function": "relu",
+                               "elements": 4})";
+  std::string ops;
+  for (int i = 0; i < 3; ++i) {
+    std::string op = relu;
+    op.replace(op.find('%'), 1, std::to_string(i));
+    ops += (i ? ", " : "") + op;
+  }
+  const std::string path = file_with(
+      "late-header.json",
+      R"({"ops": [)" + ops + R"(], "name": "late", "format": "nibble-trace", "version": 1})");
+  WorkloadReader reader(path);
+  EXPECT_EQ(reader.header().name, "late");
+  EXPECT_TRUE(reader.header().ops.empty());
+  Op op;
+  std::vector<std::string> names;
+  while (reader.next(op)) names.push_back(op.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"r0", "r1", "r2"}));
+  EXPECT_EQ(reader.index(), 3u);
+  reader.rewind();  // the name checks restart too: r0 is not a duplicate now
+  ASSERT_TRUE(reader.next(op));
+  EXPECT_EQ(op.name, "r0");
+
+  const std::string v2 =
+      file_with("late-v2.json", R"({"ops": [{"bad": 1}], "format": "nibble-trace", "version": 2})");
+  EXPECT_TRUE(error_of([&] {
+                WorkloadReader r(v2);
+              }).find("late-v2.json: .version: this build reads trace format version 1") !=
+              std::string::npos);
+  // A broken op is reported when it is reached, naming it and its line.
+  std::string first = relu;
+  first.replace(first.find('%'), 1, "0");
+  const std::string broken =
+      file_with("broken.json", "{\"format\": \"nibble-trace\", \"version\": 1, \"ops\": [\n" +
+                                   first + ",\n{\"name\": 3,}]}");
+  WorkloadReader r(broken);
+  ASSERT_TRUE(r.next(op));
+  const std::string e = error_of([&] { r.next(op); });
+  // Line 1 the header, lines 2-3 the first op (its text spans two), line 4 the broken one.
+  EXPECT_TRUE(e.find("broken.json: not valid JSON: line 4: .ops[1]: ") != std::string::npos) << e;
+  // Unbalanced brackets are found while the header is read.
+  const std::string open = file_with("open.json", R"({"format": "nibble-trace", "ops": [{})");
+  EXPECT_EQ(error_of([&] { WorkloadReader x(open); }),
+            open + ": not valid JSON: line 1: expected ']', found the end of the file");
 }
 
 TEST(ScaleSimCsv, ReadsBothTopologyFormats) {
