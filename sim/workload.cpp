@@ -103,6 +103,10 @@ const char* to_string(OpType type) {
       return "quantize";
     case OpType::kVector:
       return "vector";
+    case OpType::kRescale:
+      return "rescale";
+    case OpType::kAllReduce:
+      return "allreduce";
   }
   return "?";
 }
@@ -351,7 +355,8 @@ Op read_op(const std::string& file, const Json& node, const std::string& path,
   Op op;
   op.name = obj.string("name");
 
-  const char* const types = "\"gemm\", \"conv2d\", \"quantize\" or \"vector\"";
+  const char* const types =
+      "\"gemm\", \"conv2d\", \"quantize\", \"rescale\", \"vector\" or \"allreduce\"";
   const Json& type = obj.require("type", types);
   if (type == "gemm") {
     op.type = OpType::kGemm;
@@ -361,6 +366,10 @@ Op read_op(const std::string& file, const Json& node, const std::string& path,
     op.type = OpType::kQuantize;
   } else if (type == "vector") {
     op.type = OpType::kVector;
+  } else if (type == "rescale") {
+    op.type = OpType::kRescale;
+  } else if (type == "allreduce") {
+    op.type = OpType::kAllReduce;
   } else {
     obj.fail("type", types, type);
   }
@@ -398,6 +407,23 @@ Op read_op(const std::string& file, const Json& node, const std::string& path,
       }
       break;
     }
+    case OpType::kRescale: {
+      op.vector = VectorShape{obj.dim("elements", std::nullopt, 1), ""};
+      const std::vector<Precision> floats = {Precision::kFp32, Precision::kFp16,
+                                             Precision::kDlfloat16, Precision::kHfp8_143,
+                                             Precision::kHfp8_152};
+      op.precision.a = optional_precision(obj, "from", Precision::kFp32, floats);
+      op.precision.b = op.precision.a;
+      op.precision.out = optional_precision(obj, "to", Precision::kFp16, floats);
+      break;
+    }
+    case OpType::kAllReduce: {
+      op.vector = VectorShape{obj.dim("elements", std::nullopt, 1), ""};
+      op.precision.a = optional_precision(obj, "precision", Precision::kFp32,
+                                          {Precision::kFp32, Precision::kFp16});
+      op.precision.b = op.precision.out = op.precision.a;
+      break;
+    }
     case OpType::kVector: {
       op.vector = VectorShape{obj.dim("elements", std::nullopt, 1), obj.string("function")};
       op.precision.a = optional_precision(obj, "precision", Precision::kFp16,
@@ -416,9 +442,10 @@ Op read_op(const std::string& file, const Json& node, const std::string& path,
     op.split = split->get<std::string>();
   }
   if (const Json* t = obj.find("tensors")) {
-    if (op.type == OpType::kVector) {
-      throw InputError(file + ": " + obj.where("tensors") +
-                       ": a vector op carries no tensors (only gemm, conv2d and quantize ops do)");
+    if (op.type == OpType::kVector || op.type == OpType::kRescale ||
+        op.type == OpType::kAllReduce) {
+      throw InputError(file + ": " + obj.where("tensors") + ": a " + to_string(op.type) +
+                       " op carries no tensors (only gemm, conv2d and quantize ops do)");
     }
     if (op.gemm_batch > 1) {
       throw InputError(file + ": " + obj.where("tensors") +

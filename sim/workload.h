@@ -81,7 +81,11 @@ struct OpTensors {
 //   GradScale applied and its vote taken).
 // vector: the special-function unit runs `function` (relu, batchnorm, sgd, ...) over `elements`
 //   values of precision.a (fp16 or fp32).
-enum class OpType { kGemm, kConv2d, kQuantize, kVector };
+// rescale: the rescaling unit converts `elements` values between float formats with a per-layer
+//   scale (precision.a → precision.out: an FP32 result to FP16, a gradient scaled by 2^s).
+// allreduce: the ring sums `elements` values of precision.a held by every core (a gradient
+//   reduction across cores in data-parallel training); no compute unit runs it.
+enum class OpType { kGemm, kConv2d, kQuantize, kVector, kRescale, kAllReduce };
 const char* to_string(OpType type);
 
 struct VectorShape {
@@ -99,7 +103,7 @@ struct Op {
                                       // batch, a grouped convolution's groups
   std::optional<ConvShape> conv;      // the layer before lowering, for conv2d
   std::string lowering;               // how conv2d became `gemm`: "im2col" or "scalesim"
-  std::optional<VectorShape> vector;  // quantize and vector ops
+  std::optional<VectorShape> vector;  // element-wise ops (quantize, vector, rescale, allreduce)
   std::optional<OpTensors> tensors;
   std::string split;  // how to split the op across cores ("m", "n", "k"; "" lets the mapper choose)
   std::string fp4_phase =

@@ -174,6 +174,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
 }
 
 std::size_t Accelerator::check_op(const Op& op) const {
+  if (op.type == OpType::kAllReduce) return kRingSlot;
   const std::size_t slot = route(op);
   try {
     cores_[0]->slots()[slot].unit->check(op);
@@ -232,6 +233,11 @@ void Accelerator::plan(const MapperParams& mapper) {
   }
   for (std::size_t i = 0; i < workload_.ops.size(); ++i) {
     const Op& op = workload_.ops[i];
+    if (chip_.op_slot[i] == kRingSlot) {  // the ring runs it; nothing to map
+      chip_.plans.emplace_back();
+      chip_.whole.push_back(0);
+      continue;
+    }
     const ComputeUnit& unit = *cores_[0]->slots()[chip_.op_slot[i]].unit;
     target.compute_cycles = [&unit, &op](const GemmShape& shape) {
       return unit.tile_cycles(op, shape);
@@ -265,6 +271,10 @@ std::size_t Accelerator::route(const Op& op) const {
 }
 
 std::vector<std::string> Accelerator::energy_events(const Op& op) const {
+  if (op.type == OpType::kAllReduce) {
+    if (chip_.cores > 1) return {"ring.byte_hop"};
+    return {};
+  }
   std::vector<std::string> events = cores_[0]->slots()[check_op(op)].unit->energy_events(op);
   for (const char* e :
        {"scratchpad.write_byte", "scratchpad.read_byte", "dram.read_byte", "dram.write_byte"}) {
@@ -337,13 +347,20 @@ void Accelerator::run_window() {
     OpRecord rec;
     rec.slot = chip_.op_slot[i];
     rec.start_cycle = clock_.now();
+    const bool ring = rec.slot == kRingSlot;
     Json value_checks = Json::object();
-    if (!chip_.whole[i]) cores_[0]->slots()[rec.slot].unit->compute_values(i, op, value_checks);
+    if (!ring && !chip_.whole[i]) {
+      cores_[0]->slots()[rec.slot].unit->compute_values(i, op, value_checks);
+    }
     if (chip_.shared_buffer) chip_.shared_buffer->begin_op(i);
     const MemorySnapshot before = snapshot(chip_, cores_);
-    for (auto& core : cores_) core->start(i);
     std::vector<CoreOpResult> parts;
-    for (auto& core : cores_) parts.push_back(core->finished());
+    if (ring) {
+      parts = all_reduce(op, rec.unit);
+    } else {
+      for (auto& core : cores_) core->start(i);
+      for (auto& core : cores_) parts.push_back(core->finished());
+    }
     rec.end_cycle = clock_.now();
     const MemorySnapshot after = snapshot(chip_, cores_);
 
@@ -416,14 +433,39 @@ void Accelerator::run_window() {
                   {"scratchpad_high_water_bytes", high_water},
                   {"shared_buffer_high_water_bytes", sb_high}};
     // The plan's split and tiles join the unit's mapping of the op's first tile.
-    Json mapping = plan.to_json();
-    for (const auto& [key, value] : rec.unit.mapping.items()) mapping[key] = value;
-    rec.unit.mapping = std::move(mapping);
+    if (!ring) {
+      Json mapping = plan.to_json();
+      for (const auto& [key, value] : rec.unit.mapping.items()) mapping[key] = value;
+      rec.unit.mapping = std::move(mapping);
+    }
     last_end_cycle_ = rec.end_cycle;
     dram_read_total_ += after.dram_read - before.dram_read;
     dram_write_total_ += after.dram_write - before.dram_write;
     records_.push_back(std::move(rec));
   }
+}
+
+// A gradient reduction across the cores: the ring's all-reduce (models/ring/ring.h) of the op's
+// bytes; every core waits for it (ring stalls), no unit computes.
+std::vector<CoreOpResult> Accelerator::all_reduce(const Op& op, UnitOpRecord& record) {
+  const uint64_t elements = op.vector->elements;
+  const uint64_t bytes = (elements * bits_of(op.precision.a) + 7) / 8;
+  const uint64_t start = clock_.now();
+  const Timeline done =
+      arbiter_->request(MemoryArbiter::key(0, MemoryArbiter::kReduce),
+                        [this, bytes](uint64_t at) { return chip_.ring->all_reduce(at, bytes); });
+  if (!chip_.ideal && done.done() > start) wait(clock_.cycles(done.done() - start));
+  const uint64_t steps = chip_.cores > 1 ? 2 * (chip_.cores - 1) : 0;
+  record.elements = elements;
+  record.tiles = steps;
+  record.mapping = {{"unit", "ring"}, {"cores", chip_.cores}, {"steps", steps}, {"bytes", bytes}};
+  record.checks = Json::object();
+  std::vector<CoreOpResult> parts(chip_.cores);
+  for (CoreOpResult& part : parts) {
+    part.end_cycle = clock_.now();
+    part.stalls[static_cast<std::size_t>(StallCause::kRing)] = clock_.now() - start;
+  }
+  return parts;
 }
 
 Json Accelerator::assumption_checks() const {
@@ -463,7 +505,7 @@ std::vector<OpResult> Accelerator::ops_of(const std::vector<OpRecord>& records) 
     OpResult o;
     o.start_cycle = rec.start_cycle;
     o.end_cycle = rec.end_cycle;
-    o.unit = cores_[0]->slots()[rec.slot].role;
+    o.unit = rec.slot == kRingSlot ? "ring" : cores_[0]->slots()[rec.slot].role;
     o.macs = rec.unit.macs;
     o.elements = rec.unit.elements;
     o.tiles = rec.unit.tiles;

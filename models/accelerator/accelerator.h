@@ -93,6 +93,9 @@ class Accelerator : public sc_core::sc_module {
   void control();
   void run_window();
   std::vector<OpResult> ops_of(const std::vector<OpRecord>& records) const;
+  std::vector<CoreOpResult> all_reduce(const Op& op, UnitOpRecord& record);
+  // The slot of ops no unit runs: gradient reductions, which the ring carries.
+  static constexpr std::size_t kRingSlot = ~std::size_t{0};
   Json assumption_checks() const;
 
   SimSettings settings_;

@@ -55,10 +55,12 @@ RescaleUnit::RescaleUnit(sc_core::sc_module_name name, const RescaleParams& para
 }
 
 void RescaleUnit::check(const Op& op) const {
-  if (op.type != OpType::kQuantize || !op.vector) {
+  if (!accepts(op) || !op.vector) {
     throw InputError("op \"" + op.name + "\" is a " + to_string(op.type) +
-                     " op; the rescaling unit (" + kPath + ") runs only quantize ops");
+                     " op; the rescaling unit (" + kPath + ") runs only quantize and rescale ops");
   }
+  // A rescale is a float-to-float conversion with a per-layer scale: the same pipeline, no vote.
+  if (op.type == OpType::kRescale) return;
   const bool input_ok = op.precision.a == Precision::kFp16 || op.precision.a == Precision::kFp32;
   if (!input_ok || !rescale_supports(op.precision.out)) {
     throw InputError("op \"" + op.name + "\" converts " + to_string(op.precision.a) + " to " +

@@ -45,7 +45,9 @@ class RescaleUnit : public ComputeUnit {
   RescaleUnit(sc_core::sc_module_name name, const RescaleParams& params,
               const UnitContext& context);
 
-  bool accepts(const Op& op) const override { return op.type == OpType::kQuantize; }
+  bool accepts(const Op& op) const override {
+    return op.type == OpType::kQuantize || op.type == OpType::kRescale;
+  }
   void check(const Op& op) const override;
   std::vector<std::string> energy_events(const Op& op) const override;
   void add_stats(Stats& stats, const std::string& prefix) const override;

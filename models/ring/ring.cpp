@@ -57,6 +57,12 @@ Timeline Ring::reduce_scatter(uint64_t now, uint64_t bytes) {
   return reserve(now, cycles);
 }
 
+Timeline Ring::all_reduce(uint64_t now, uint64_t bytes) {
+  const uint64_t cycles = 2 * reduce_scatter_cycles(bytes);
+  if (cycles > 0) byte_hops_ += 2 * (cores_ - 1) * cores_ * ceil_div(bytes, cores_);
+  return reserve(now, cycles);
+}
+
 void Ring::add_stats(Stats& stats, const std::string& prefix) const {
   stats.add(prefix + "collectives", collectives_, "collective",
             "broadcasts and reductions carried");

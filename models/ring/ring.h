@@ -10,6 +10,9 @@
 //     the sum of one P-th. In each step every core sends a chunk of ceil(S/P) bytes to its
 //     neighbour, half each way: (P-1)·(hop + ceil(ceil(ceil(S/P)/2) / bpc)) cycles;
 //     (P-1)·P·ceil(S/P) byte-hops.
+//   all_reduce(S): every core ends with the sum of all S bytes: a reduce-scatter, then an
+//     all-gather of the P sums, which moves the same chunks in the same steps: twice the cycles
+//     and byte-hops of reduce_scatter(S).
 // With one core there is no ring: both cost nothing.
 #pragma once
 
@@ -35,6 +38,7 @@ class Ring {
   const RingParams& params() const { return params_; }
   Timeline broadcast(uint64_t now, uint64_t bytes);
   Timeline reduce_scatter(uint64_t now, uint64_t bytes);
+  Timeline all_reduce(uint64_t now, uint64_t bytes);
   // Cycles a collective takes on an idle ring.
   uint64_t broadcast_cycles(uint64_t bytes) const;
   uint64_t reduce_scatter_cycles(uint64_t bytes) const;

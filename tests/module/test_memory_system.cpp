@@ -194,6 +194,35 @@ TEST(MemorySystem, SplitOverKReducesOverTheRing) {
   expect_accounted(o, 2);
 }
 
+// A gradient reduction across 2 cores: 100 FP32 values = 400 bytes. The ring (8 bytes per
+// cycle per direction, hop 2) all-reduces: a reduce-scatter of P - 1 = 1 step moving
+// ceil(400/2) = 200 bytes, half each way: 2 + ceil(100/8) = 15 cycles; then the all-gather, the
+// same again: 30 cycles, both cores waiting on the ring (60 core-cycles). Byte-hops:
+// 2 · (P-1) · P · 200 = 800. No unit runs it and nothing touches DRAM.
+TEST(MemorySystem, AllReduceIsAReduceScatterThenAnAllGatherOnTheRing) {
+  Json config = base_config(64, 2);
+  config["accelerator"]["cores"] = 2;
+  config["accelerator"]["ring"] = {{"bytes_per_cycle", 8}, {"hop_cycles", 2}};
+  Workload w;
+  Op op;
+  op.name = "dw.allreduce";
+  op.type = OpType::kAllReduce;
+  op.pass = Pass::kUpdate;
+  op.vector = VectorShape{100, ""};
+  op.precision = {Precision::kFp32, Precision::kFp32, Precision::kFp32};
+  w.ops = {op};
+  const RunResult r = simulate(config, w);
+  const OpResult& o = r.ops[0];
+  EXPECT_EQ(o.unit, "ring");
+  EXPECT_EQ(o.end_cycle - o.start_cycle, 30u);
+  EXPECT_EQ(stall(o, "ring"), 60u);
+  EXPECT_EQ(o.memory["bytes"]["ring_byte_hops"], 800);
+  EXPECT_EQ(o.memory["bytes"]["dram_read"], 0);
+  EXPECT_EQ(o.mapping["steps"], 2);
+  EXPECT_EQ(o.mapping["bytes"], 400);
+  expect_accounted(o, 2);
+}
+
 // Conservation: for every op of a sweep (shapes around the array and tile sizes, every split,
 // 1, 2 and 3 cores, with and without operand sharing), the bytes the DRAM served equal what the
 // mapper's plan says it moves, and MACs are all done once.

@@ -483,7 +483,7 @@ TEST(VectorUnits, OpsTheyCannotRunAreInputErrorsNamingTheConfig) {
   EXPECT_TRUE(contains(
       error_of([&] { rescale->check(vector_op("v", 10, "relu", Precision::kFp16)); }),
       "op \"v\" is a vector op; the rescaling unit (accelerator.core.rescale) runs only quantize "
-      "ops"));
+      "and rescale ops"));
   EXPECT_TRUE(contains(
       error_of([&] { rescale->check(quantize_op("q8", 10, Precision::kFp16, Precision::kInt8)); }),
       "op \"q8\" converts fp16 to int8, which the rescaling unit (accelerator.core.rescale) "

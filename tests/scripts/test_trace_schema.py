@@ -36,6 +36,9 @@ GOOD = {"format": "nibble-trace", "version": 1, "iterations": 2, "source": {"by"
                  "precision": {"a": "fp4", "b": "int4", "out": "fp16"}},
                 {"name": "q", "type": "quantize", "pass": "bwd_data", "elements": 64,
                  "to": "fp4", "phase": "even"},
+                {"name": "s", "type": "rescale", "pass": "bwd_weight", "elements": 64,
+                 "from": "fp32", "to": "fp16"},
+                {"name": "a", "type": "allreduce", "pass": "update", "elements": 64},
                 {"name": "v", "type": "vector", "pass": "update", "elements": 64,
                  "function": "sgd", "precision": "fp32"}]}
 
@@ -59,7 +62,9 @@ BAD = {
     "missing filters": broken(lambda t: t["ops"][1].pop("filters")),
     "phase name": broken(lambda t: t["ops"][2].update(phase="odd-even")),
     "quantize to fp16": broken(lambda t: t["ops"][2].update(to="fp16")),
-    "vector precision": broken(lambda t: t["ops"][3].update(precision="int4")),
+    "vector precision": broken(lambda t: t["ops"][5].update(precision="int4")),
+    "rescale to int4": broken(lambda t: t["ops"][3].update(to="int4")),
+    "allreduce function": broken(lambda t: t["ops"][4].update(function="sum")),
     "zero iterations": broken(lambda t: t.update(iterations=0)),
     "deps not a list": broken(lambda t: t["ops"][1].update(deps="g")),
 }

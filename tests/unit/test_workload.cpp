@@ -208,6 +208,29 @@ TEST(JsonTrace, ReadsGroupsBatchesPhasesDepsAndIterations) {
   EXPECT_EQ(w.ops[0].fp4_phase, "both");  // the default
 }
 
+TEST(JsonTrace, ReadsRescaleAndAllReduceOps) {
+  const Workload w = read_json_trace(file_with("more.json", R"({"format": "nibble-trace",
+    "version": 1, "ops": [
+    {"name": "s", "type": "rescale", "pass": "bwd_weight", "elements": 10, "from": "fp32",
+     "to": "hfp8_152"},
+    {"name": "s2", "type": "rescale", "pass": "fwd", "elements": 3},
+    {"name": "a", "type": "allreduce", "pass": "update", "elements": 7, "precision": "fp16"}]})"));
+  ASSERT_EQ(w.ops.size(), 3u);
+  EXPECT_EQ(w.ops[0].type, OpType::kRescale);
+  EXPECT_EQ(w.ops[0].precision.a, Precision::kFp32);
+  EXPECT_EQ(w.ops[0].precision.out, Precision::kHfp8_152);
+  EXPECT_EQ(w.ops[1].precision.a, Precision::kFp32);    // default from
+  EXPECT_EQ(w.ops[1].precision.out, Precision::kFp16);  // default to
+  EXPECT_EQ(w.ops[2].type, OpType::kAllReduce);
+  EXPECT_EQ(w.ops[2].vector->elements, 7u);
+  EXPECT_EQ(w.ops[2].precision.a, Precision::kFp16);
+  EXPECT_TRUE(error_of([] {
+                read_json_trace(file_with("bad-rescale.json", R"({"format": "nibble-trace",
+                  "version": 1, "ops": [{"name": "s", "type": "rescale", "pass": "fwd",
+                  "elements": 4, "to": "int4"}]})"));
+              }).find(".ops[0].to: expected one of \"fp32\", \"fp16\"") != std::string::npos);
+}
+
 TEST(JsonTrace, BadGroupsDepsAndPhasesNameTheField) {
   const auto err = [](const std::string& name, const std::string& ops) {
     return error_of([&] {
