@@ -1,0 +1,267 @@
+// `nibble trace`: write the Nibble trace of one training iteration of a built-in network or of a
+// layer graph (workloads/generators).
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include <boost/program_options.hpp>
+
+#include "sim/app/commands.h"
+#include "sim/error.h"
+#include "workloads/generators/expand.h"
+#include "workloads/generators/network.h"
+#include "workloads/generators/zoo.h"
+
+namespace nibble {
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kMaxCount = uint64_t{1} << 30;
+
+std::string usage() {
+  std::string s =
+      "usage: nibble trace --network NAME --batch B --recipe R [--input HxW | --seq-len L]\n"
+      "                    [--classes N] [--first-last P] -o FILE [--save-graph FILE]\n"
+      "       nibble trace --graph GRAPH.json [--batch B] --recipe R [--first-last P] -o FILE\n"
+      "\n"
+      "Writes the Nibble trace (JSON) of one training iteration of a built-in network or of a\n"
+      "layer graph (\"nibble-network\" JSON, e.g. from scripts/onnx_to_trace.py): forward,\n"
+      "backward and update ops under a precision recipe. See workloads/generators/README.md.\n"
+      "Exit status: 0 written, 2 bad input (nothing written).\n"
+      "\n"
+      "networks:\n";
+  for (const ZooEntry& e : zoo_entries()) {
+    s += "  " + e.name + std::string(e.name.size() < 18 ? 18 - e.name.size() : 1, ' ') + e.summary +
+         "\n";
+  }
+  s += "\nrecipes: " + recipe_names() + "\n\n";
+  return s;
+}
+
+// A positive integer option, digits only.
+uint64_t parse_count(const std::string& option, const std::string& text) {
+  const std::string expected =
+      "trace: " + option + ": expected an integer in [1, " + std::to_string(kMaxCount) + "]";
+  if (text.empty() || text.size() > 10 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    throw InputError(expected + ", found '" + text + "'");
+  }
+  const uint64_t v = std::stoull(text);
+  if (v < 1 || v > kMaxCount) throw InputError(expected + ", found '" + text + "'");
+  return v;
+}
+
+// "HxW" (or "N" for N×N).
+std::pair<uint64_t, uint64_t> parse_size(const std::string& text) {
+  const auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (digits(text)) {
+    const uint64_t n = parse_count("--input", text);
+    return {n, n};
+  }
+  const auto x = text.find_first_of("xX");
+  if (x == std::string::npos || !digits(text.substr(0, x)) || !digits(text.substr(x + 1))) {
+    throw InputError("trace: --input: expected HxW (e.g. 224x224), found '" + text + "'");
+  }
+  return {parse_count("--input", text.substr(0, x)), parse_count("--input", text.substr(x + 1))};
+}
+
+// Writes `text` to `path` through a temporary file in the same folder and a rename.
+void write_file_atomically(const std::string& path, const std::string& text) {
+  const fs::path target(path);
+  const fs::path dir = target.parent_path();
+  std::error_code ec;
+  if (!dir.empty()) fs::create_directories(dir, ec);
+  const fs::path tmp = dir / ("." + target.filename().string() + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) {
+      fs::remove(tmp, ec);
+      throw InputError(path + ": cannot write (" + std::strerror(errno) + ")");
+    }
+  }
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw InputError(path + ": cannot write (" + ec.message() + ")");
+  }
+}
+
+std::string with_commas(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) {
+    s.insert(static_cast<std::size_t>(i), ",");
+  }
+  return s;
+}
+
+}  // namespace
+
+int trace_command(int argc, char* argv[]) {
+  std::string network, graph, batch_text, recipe_text, input_text, seq_len_text, classes_text,
+      first_last_text = "fp16", out_file, save_graph;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")(
+      "network,n", po::value(&network)->value_name("NAME"), "a built-in network (listed above)")(
+      "graph,g", po::value(&graph)->value_name("FILE"), "a layer graph (nibble-network JSON)")(
+      "batch,b", po::value(&batch_text)->value_name("B"),
+      "samples per iteration (required with --network; with --graph it replaces the graph's)")(
+      "recipe,r", po::value(&recipe_text)->value_name("R"), "precision recipe (listed above)")(
+      "input", po::value(&input_text)->value_name("HxW"),
+      "image networks: input size (default 224x224; lenet 32x32)")(
+      "seq-len", po::value(&seq_len_text)->value_name("L"),
+      "transformer-base, bert-base, lstm: tokens per sequence (default 128; lstm 35)")(
+      "classes", po::value(&classes_text)->value_name("N"),
+      "classifiers: output classes (default 1000; mlp and lenet 10)")(
+      "first-last", po::value(&first_last_text)->value_name("P"),
+      "first and last weight layers in 4-bit and hfp8 recipes: fp16 (default), hfp8 or recipe")(
+      "out,o", po::value(&out_file)->value_name("FILE"), "the trace to write")(
+      "save-graph", po::value(&save_graph)->value_name("FILE"),
+      "with --network: also write its layer graph (nibble-network JSON)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError(std::string("trace: ") + e.what() + " (try 'nibble trace --help')");
+  }
+  if (vm.count("help")) {
+    std::cout << usage() << options;
+    return 0;
+  }
+
+  // Check every option before building or writing anything.
+  if (network.empty() == graph.empty()) {
+    throw InputError(network.empty() ? "trace: --network NAME or --graph FILE is required"
+                                     : "trace: give --network or --graph, not both");
+  }
+  if (recipe_text.empty()) throw InputError("trace: --recipe R is required");
+  const auto recipe = parse_recipe(recipe_text);
+  if (!recipe) {
+    throw InputError("trace: unknown recipe '" + recipe_text +
+                     "' (expected one of: " + recipe_names() + ")");
+  }
+  const auto first_last = parse_first_last(first_last_text);
+  if (!first_last) {
+    throw InputError("trace: --first-last: expected fp16, hfp8 or recipe, found '" +
+                     first_last_text + "'");
+  }
+  if (out_file.empty()) throw InputError("trace: -o FILE (the trace to write) is required");
+  const uint64_t batch = batch_text.empty() ? 0 : parse_count("--batch", batch_text);
+
+  Network net;
+  Json source = Json::object();
+  source["generator"] = "nibble trace";
+  std::string what;
+  if (!network.empty() && find_zoo_entry(network) == nullptr) {
+    try {
+      build_network(network, {});  // throws: unknown network, with the list
+    } catch (const InputError& e) {
+      throw InputError(std::string("trace: ") + e.what());
+    }
+  }
+  if (!network.empty()) {
+    const ZooEntry* entry = find_zoo_entry(network);
+    if (batch == 0) throw InputError("trace: --batch B is required with --network");
+    ZooOptions zoo;
+    zoo.batch = batch;
+    if (!input_text.empty()) {
+      if (entry->input != ZooInput::kImage) {
+        throw InputError("trace: --input applies to image networks, not to " + network +
+                         (entry->input == ZooInput::kSequence ? " (use --seq-len)" : ""));
+      }
+      std::tie(zoo.height, zoo.width) = parse_size(input_text);
+    }
+    if (!seq_len_text.empty()) {
+      if (entry->input != ZooInput::kSequence) {
+        throw InputError(
+            "trace: --seq-len applies to transformer-base, bert-base and lstm, not "
+            "to " +
+            network);
+      }
+      zoo.seq_len = parse_count("--seq-len", seq_len_text);
+    }
+    if (!classes_text.empty()) {
+      if (!entry->has_classes) {
+        throw InputError("trace: --classes applies to classifiers, not to " + network);
+      }
+      zoo.classes = parse_count("--classes", classes_text);
+    }
+    try {
+      net = build_network(network, zoo);
+    } catch (const InputError& e) {
+      throw InputError(std::string("trace: ") + e.what());
+    }
+    source["network"] = network;
+    source["batch"] = batch;
+    source["recipe"] = recipe_text;
+    std::string shape;
+    if (entry->input == ZooInput::kImage) {
+      const Layer& first = net.layers.front();
+      shape = std::to_string(first.h) + "x" + std::to_string(first.w);
+      source["input"] = shape;
+      shape = "input " + shape;
+    } else if (entry->input == ZooInput::kSequence) {
+      const uint64_t len = net.layers.front().rows;  // the token embedding's rows
+      source["seq_len"] = len;
+      shape = "sequence length " + std::to_string(len);
+    }
+    if (entry->has_classes) {
+      const Layer& logits = net.layers.back();
+      source["classes"] = logits.elements;
+    }
+    what = network + " (batch " + std::to_string(batch) + (shape.empty() ? "" : ", " + shape) + ")";
+  } else {
+    for (const auto& [flag, text] :
+         {std::pair<const char*, const std::string*>{"--input", &input_text},
+          {"--seq-len", &seq_len_text},
+          {"--classes", &classes_text},
+          {"--save-graph", &save_graph}}) {
+      if (!text->empty()) {
+        throw InputError(std::string("trace: ") + flag +
+                         " applies to --network only (a graph fixes its shapes)");
+      }
+    }
+    net = read_network(graph);
+    if (batch != 0) net.batch = batch;
+    source["graph"] = graph;
+    source["network"] = net.name;
+    source["batch"] = net.batch;
+    source["recipe"] = recipe_text;
+    what =
+        "the layer graph " + graph + " (" + net.name + ", batch " + std::to_string(net.batch) + ")";
+  }
+  source["first_last"] = first_last_text;
+  const uint64_t per_sample = forward_macs(net);
+  source["forward_macs"] = per_sample * net.batch;
+
+  ExpandOptions expand;
+  expand.recipe = *recipe;
+  expand.first_last = *first_last;
+  const std::string description = "One training iteration of " + what + " under the " +
+                                  recipe_text +
+                                  " recipe (first and last weight layers: " + first_last_text +
+                                  "): forward, backward and update ops, written by nibble trace.";
+  const Json trace = make_trace(net, expand, description, source);
+
+  if (!save_graph.empty()) write_file_atomically(save_graph, json_to_text(network_to_json(net)));
+  write_file_atomically(out_file, json_to_text(trace));
+  std::cout << "nibble trace: wrote " << out_file << ": " << trace["name"].get<std::string>()
+            << ", " << trace["ops"].size() << " ops, " << with_commas(per_sample)
+            << " forward MACs per sample\n";
+  return 0;
+}
+
+}  // namespace nibble
