@@ -255,5 +255,33 @@ TEST(TraceCli, GeneratedTracesReplay) {
   }
 }
 
+// Every built-in network, batch 1, the paper's recipe, through the simulator on the default
+// config: the run completes, reports every op, and its forward GEMMs do the MACs the generator
+// says the forward pass has (source.forward_macs), so nothing was lost between the two.
+TEST(TraceCli, EveryNetworkReplaysOnTheDefaultConfig) {
+  const fs::path dir = scratch();
+  for (const std::string& n : kNetworks) {
+    SCOPED_TRACE(n);
+    const std::string trace = (dir / (n + ".json")).string();
+    Outcome o =
+        nibble("trace --network " + n + " --batch 1 --recipe int4-fp4 -o '" + trace + "'", dir);
+    ASSERT_EQ(o.status, 0) << o.err;
+    o = nibble("run --config configs/default.json --quiet --workload '" + trace + "' --out '" +
+                   (dir / n).string() + "'",
+               dir);
+    ASSERT_EQ(o.status, 0) << o.err;
+    const Json report = Json::parse(slurp(dir / n / "report.json"));
+    const Json t = Json::parse(slurp(trace));
+    EXPECT_EQ(report["status"], "complete");
+    EXPECT_EQ(report["ops"].size(), t["ops"].size());
+    uint64_t forward = 0;
+    for (const Json& op : report["ops"]) {
+      if (op["pass"] == "fwd") forward += op["macs"].get<uint64_t>();
+    }
+    EXPECT_EQ(forward, t["source"]["forward_macs"].get<uint64_t>());
+    EXPECT_GT(report["cycles"].get<uint64_t>(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace nibble
