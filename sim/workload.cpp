@@ -12,6 +12,7 @@
 
 #include "sim/config.h"
 #include "sim/error.h"
+#include "sim/strict_object.h"
 
 namespace nibble {
 
@@ -149,68 +150,8 @@ GemmShape lower_conv2d_scalesim(const ConvShape& conv) {
 
 namespace {
 
-// Strict reader of one JSON object of a trace: like ConfigNode, but for trace files, whose paths
-// include array indices (ops[3].M).
-class TraceObject {
- public:
-  TraceObject(const std::string& file, const Json& node, std::string path)
-      : file_(file), node_(node), path_(std::move(path)) {}
-
-  const Json* find(const std::string& key) {
-    read_.push_back(key);
-    const auto it = node_.find(key);
-    return it == node_.end() ? nullptr : &*it;
-  }
-  const Json& require(const std::string& key, const std::string& expected) {
-    const Json* j = find(key);
-    if (j == nullptr) {
-      throw InputError(file_ + ": " + where(key) + ": missing; expected " + expected);
-    }
-    return *j;
-  }
-  [[noreturn]] void fail(const std::string& key, const std::string& expected,
-                         const Json& found) const {
-    throw InputError(file_ + ": " + where(key) + ": expected " + expected + ", found " +
-                     describe_json(found));
-  }
-  std::string where(const std::string& key) const { return path_ + "." + key; }
-
-  std::string string(const std::string& key) {
-    const Json& j = require(key, "a non-empty string");
-    if (!j.is_string() || j.get<std::string>().empty()) fail(key, "a non-empty string", j);
-    return j.get<std::string>();
-  }
-  uint64_t dim(const std::string& key, std::optional<uint64_t> fallback, uint64_t min) {
-    const std::string expected =
-        "an integer in [" + std::to_string(min) + ", " + std::to_string(kMaxDim) + "]";
-    const Json* j = fallback ? find(key) : &require(key, expected);
-    if (j == nullptr) return *fallback;
-    if (!j->is_number_integer()) fail(key, expected, *j);
-    if (j->is_number_unsigned()) {
-      const auto v = j->get<uint64_t>();
-      if (v < min || v > kMaxDim) fail(key, expected, *j);
-      return v;
-    }
-    const auto v = j->get<int64_t>();
-    if (v < static_cast<int64_t>(min) || v > static_cast<int64_t>(kMaxDim)) fail(key, expected, *j);
-    return static_cast<uint64_t>(v);
-  }
-  void finish() const {
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      if (std::find(read_.begin(), read_.end(), it.key()) != read_.end()) continue;
-      std::string known;
-      for (const auto& k : read_) known += (known.empty() ? "" : ", ") + k;
-      throw InputError(file_ + ": " + where(it.key()) + ": unknown key (expected one of: " + known +
-                       ")");
-    }
-  }
-
- private:
-  const std::string& file_;
-  const Json& node_;
-  std::string path_;
-  std::vector<std::string> read_;
-};
+// Trace objects are read strictly (sim/strict_object.h).
+using TraceObject = StrictObject;
 
 Precision precision_field(TraceObject& obj, const std::string& key) {
   const std::string expected = std::string("one of ") + kPrecisionNames;
@@ -817,12 +758,21 @@ bool WorkloadReader::next(Op& op) {
   return true;
 }
 
-Workload read_json_trace(const std::string& path) {
-  WorkloadReader reader(path);
+namespace {
+
+// Every op of a reader, in memory (for workloads known to be small: tests, tools).
+Workload read_all(WorkloadReader& reader) {
   Workload w = reader.header();
   Op op;
   while (reader.next(op)) w.ops.push_back(std::move(op));
   return w;
+}
+
+}  // namespace
+
+Workload read_json_trace(const std::string& path) {
+  WorkloadReader reader(path);
+  return read_all(reader);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -949,10 +899,7 @@ Workload read_scalesim_csv(const std::string& path) {
 
 Workload read_workload(const std::string& path) {
   WorkloadReader reader(path);
-  Workload w = reader.header();
-  Op op;
-  while (reader.next(op)) w.ops.push_back(std::move(op));
-  return w;
+  return read_all(reader);
 }
 
 }  // namespace nibble

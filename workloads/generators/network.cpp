@@ -7,6 +7,7 @@
 #include <map>
 
 #include "sim/error.h"
+#include "sim/strict_object.h"
 
 namespace nibble {
 
@@ -78,71 +79,6 @@ std::pair<std::size_t, std::size_t> input_count(LayerKind k) {
 }
 
 std::string layer_path(std::size_t i) { return ".layers[" + std::to_string(i) + "]"; }
-
-// Strict reader of one JSON object: remembers the keys it was asked for and refuses the others.
-class StrictObject {
- public:
-  StrictObject(const std::string& origin, const Json& node, std::string path)
-      : origin_(origin), node_(node), path_(std::move(path)) {}
-
-  const Json* find(const std::string& key) {
-    read_.push_back(key);
-    const auto it = node_.find(key);
-    return it == node_.end() ? nullptr : &*it;
-  }
-  const Json& require(const std::string& key, const std::string& expected) {
-    const Json* j = find(key);
-    if (j == nullptr) {
-      throw InputError(origin_ + ": " + where(key) + ": missing; expected " + expected);
-    }
-    return *j;
-  }
-  [[noreturn]] void fail(const std::string& key, const std::string& expected,
-                         const Json& found) const {
-    throw InputError(origin_ + ": " + where(key) + ": expected " + expected + ", found " +
-                     describe_json(found));
-  }
-  std::string where(const std::string& key) const { return path_ + "." + key; }
-
-  std::string string(const std::string& key) {
-    const Json& j = require(key, "a non-empty string");
-    if (!j.is_string() || j.get<std::string>().empty()) fail(key, "a non-empty string", j);
-    return j.get<std::string>();
-  }
-  // An integer in [min, 2^30]; `fallback` when absent (required when there is none).
-  uint64_t dim(const std::string& key, std::optional<uint64_t> fallback, uint64_t min) {
-    const std::string expected =
-        "an integer in [" + std::to_string(min) + ", " + std::to_string(kMaxDim) + "]";
-    const Json* j = fallback ? find(key) : &require(key, expected);
-    if (j == nullptr) return *fallback;
-    if (j->is_number_unsigned()) {
-      const auto v = j->get<uint64_t>();
-      if (v >= min && v <= kMaxDim) return v;
-    } else if (j->is_number_integer()) {
-      const auto v = j->get<int64_t>();
-      if (v >= static_cast<int64_t>(min) && v <= static_cast<int64_t>(kMaxDim)) {
-        return static_cast<uint64_t>(v);
-      }
-    }
-    fail(key, expected, *j);
-  }
-  // `what` names the object in the message ("a conv2d layer").
-  void finish(const std::string& what) const {
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      if (std::find(read_.begin(), read_.end(), it.key()) != read_.end()) continue;
-      std::string known;
-      for (const auto& k : read_) known += (known.empty() ? "" : ", ") + k;
-      throw InputError(origin_ + ": " + where(it.key()) + ": unknown key (" + what +
-                       " has: " + known + ")");
-    }
-  }
-
- private:
-  const std::string& origin_;
-  const Json& node_;
-  std::string path_;
-  std::vector<std::string> read_;
-};
 
 std::vector<std::string> string_array(StrictObject& obj, const std::string& key,
                                       const std::string& expected, bool required) {

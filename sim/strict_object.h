@@ -1,0 +1,87 @@
+// Strict reading of one JSON object of an input file (a trace, a layer graph): like ConfigNode,
+// but for files whose paths include array indices (.ops[3].M). It remembers every key it was
+// asked for; finish() refuses the others. Every error is an InputError naming the file, the JSON
+// path, what was expected and what was found.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/config.h"
+#include "sim/error.h"
+
+namespace nibble {
+
+class StrictObject {
+ public:
+  static constexpr uint64_t kMaxDim = uint64_t{1} << 30;  // the bound on shapes and counts
+
+  // `origin` (the file) must outlive the object, as must `node`.
+  StrictObject(const std::string& origin, const Json& node, std::string path)
+      : origin_(origin), node_(node), path_(std::move(path)) {}
+
+  const Json* find(const std::string& key) {
+    read_.push_back(key);
+    const auto it = node_.find(key);
+    return it == node_.end() ? nullptr : &*it;
+  }
+  const Json& require(const std::string& key, const std::string& expected) {
+    const Json* j = find(key);
+    if (j == nullptr) {
+      throw InputError(origin_ + ": " + where(key) + ": missing; expected " + expected);
+    }
+    return *j;
+  }
+  [[noreturn]] void fail(const std::string& key, const std::string& expected,
+                         const Json& found) const {
+    throw InputError(origin_ + ": " + where(key) + ": expected " + expected + ", found " +
+                     describe_json(found));
+  }
+  std::string where(const std::string& key) const { return path_ + "." + key; }
+
+  std::string string(const std::string& key) {
+    const Json& j = require(key, "a non-empty string");
+    if (!j.is_string() || j.get<std::string>().empty()) fail(key, "a non-empty string", j);
+    return j.get<std::string>();
+  }
+  // An integer in [min, kMaxDim]; `fallback` when absent (required when there is none).
+  uint64_t dim(const std::string& key, std::optional<uint64_t> fallback, uint64_t min) {
+    const std::string expected =
+        "an integer in [" + std::to_string(min) + ", " + std::to_string(kMaxDim) + "]";
+    const Json* j = fallback ? find(key) : &require(key, expected);
+    if (j == nullptr) return *fallback;
+    if (j->is_number_unsigned()) {
+      const auto v = j->get<uint64_t>();
+      if (v >= min && v <= kMaxDim) return v;
+    } else if (j->is_number_integer()) {
+      const auto v = j->get<int64_t>();
+      if (v >= static_cast<int64_t>(min) && v <= static_cast<int64_t>(kMaxDim)) {
+        return static_cast<uint64_t>(v);
+      }
+    }
+    fail(key, expected, *j);
+  }
+  // Refuses a key nobody asked for, listing the known ones; `what` names the object in the
+  // message ("a conv2d layer has: …"), or the message says "expected one of: …".
+  void finish(const std::string& what = "") const {
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (std::find(read_.begin(), read_.end(), it.key()) != read_.end()) continue;
+      std::string known;
+      for (const auto& k : read_) known += (known.empty() ? "" : ", ") + k;
+      throw InputError(origin_ + ": " + where(it.key()) + ": unknown key (" +
+                       (what.empty() ? "expected one of" : what + " has") + ": " + known + ")");
+    }
+  }
+
+ private:
+  const std::string& origin_;
+  const Json& node_;
+  std::string path_;
+  std::vector<std::string> read_;
+};
+
+}  // namespace nibble
