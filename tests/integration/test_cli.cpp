@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "sim/config.h"
+#include "tests/support/cli.h"
 #include "tests/support/npy_writer.h"
 
 namespace nibble {
@@ -23,43 +24,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSource = NIBBLE_SOURCE_DIR;
-const std::string kBinary = NIBBLE_BINARY;
-
-struct Outcome {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A scratch directory per test.
-fs::path scratch() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::temp_directory_path() / ("nibble-it-" + std::to_string(::getpid())) /
-                       (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-// Runs `nibble ARGS` from the source directory (so shipped relative paths work).
-Outcome nibble(const std::string& args, const fs::path& dir) {
-  const std::string cmd = "cd '" + kSource + "' && '" + kBinary + "' " + args + " >'" +
-                          (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
-  const int raw = std::system(cmd.c_str());
-  Outcome o;
-  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  o.out = slurp(dir / "stdout");
-  o.err = slurp(dir / "stderr");
-  return o;
-}
+using testing_support::kBinary;
+using testing_support::kSource;
+using testing_support::nibble;
+using testing_support::Outcome;
+using testing_support::scratch;
+using testing_support::slurp;
 
 Json read_json(const fs::path& path) { return Json::parse(slurp(path)); }
 

@@ -13,48 +13,19 @@
 #include <vector>
 
 #include "sim/config.h"
+#include "tests/support/cli.h"
 
 namespace nibble {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSource = NIBBLE_SOURCE_DIR;
-const std::string kBinary = NIBBLE_BINARY;
-
-struct Outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-fs::path scratch() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::temp_directory_path() / ("nibble-trace-" + std::to_string(::getpid())) /
-                       (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-// Runs `nibble ARGS` in the source directory; stdout and stderr go to files in `dir`.
-Outcome nibble(const std::string& args, const fs::path& dir) {
-  const std::string cmd = "cd '" + kSource + "' && '" + kBinary + "' " + args + " >'" +
-                          (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
-  const int raw = std::system(cmd.c_str());
-  Outcome o;
-  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  o.out = slurp(dir / "stdout");
-  o.err = slurp(dir / "stderr");
-  return o;
-}
+using testing_support::kBinary;
+using testing_support::kSource;
+using testing_support::nibble;
+using testing_support::Outcome;
+using testing_support::scratch;
+using testing_support::slurp;
 
 const std::vector<std::string> kNetworks = {
     "mlp",       "lenet",     "alexnet",     "vgg16",       "resnet18",

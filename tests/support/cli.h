@@ -1,0 +1,57 @@
+// Running the nibble binary from integration tests: one scratch directory per test, the command
+// run from the source directory (so shipped relative paths work), its exit status and output.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace nibble::testing_support {
+
+inline const std::string kSource = NIBBLE_SOURCE_DIR;
+inline const std::string kBinary = NIBBLE_BINARY;
+
+struct Outcome {
+  int status = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+inline std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A fresh scratch directory for the running test.
+inline std::filesystem::path scratch() {
+  namespace fs = std::filesystem;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::temp_directory_path() / ("nibble-it-" + std::to_string(::getpid())) /
+                       (std::string(info->test_suite_name()) + "." + info->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Runs `nibble ARGS` from the source directory; stdout and stderr go to files in `dir`.
+inline Outcome nibble(const std::string& args, const std::filesystem::path& dir) {
+  const std::string cmd = "cd '" + kSource + "' && '" + kBinary + "' " + args + " >'" +
+                          (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
+  const int raw = std::system(cmd.c_str());
+  Outcome o;
+  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  o.out = slurp(dir / "stdout");
+  o.err = slurp(dir / "stderr");
+  return o;
+}
+
+}  // namespace nibble::testing_support
