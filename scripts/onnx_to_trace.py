@@ -53,9 +53,11 @@ SHAPE_ONLY = {
 }
 # Ops whose outputs describe a shape, not data: always constants.
 SHAPE_OF = {"Shape", "Size"}
-# Element-wise ops: layer kind, with `elements` = output elements per sample.
+# Element-wise ops: layer kind, with `elements` = output elements per sample. Clip (ReLU6 in
+# MobileNetV2 exports; its bounds are constant inputs) costs what a relu does: one compare-select
+# per bound, taken as relu's.
 ELEMENTWISE = {
-    "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Gelu": "gelu",
+    "Relu": "relu", "Clip": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Gelu": "gelu",
     "Add": "add", "Sub": "add", "Mul": "mul", "Div": "mul",
     "BatchNormalization": "batchnorm", "LayerNormalization": "layernorm",
     "Softmax": "softmax", "Concat": "concat",

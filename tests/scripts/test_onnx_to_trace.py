@@ -445,6 +445,16 @@ class GraphTest(ImporterTest):
     def test_depthwise_and_asymmetric_padding(self):
         self.assertEqual(self.graph(depthwise())["layers"], DEPTHWISE_LAYERS)
 
+    def test_clip_is_a_relu(self):
+        # ReLU6 as exported (opset 11+: the bounds are constant inputs) after the depthwise conv.
+        m = depthwise()
+        relu = next(n for n in m.graph.node if n.name == "dw_relu")
+        relu.op_type = "Clip"
+        relu.input.extend(["lo", "hi"])
+        m.graph.initializer.extend([numpy_helper.from_array(np.array(0, dtype=np.float32), "lo"),
+                                    numpy_helper.from_array(np.array(6, dtype=np.float32), "hi")])
+        self.assertEqual(self.graph(m)["layers"], DEPTHWISE_LAYERS)
+
     def test_attention(self):
         g = self.graph(attention(), "--batch", "3")
         self.assertEqual(g["batch"], 3)
