@@ -80,6 +80,19 @@ std::string op_entry_text(const Json& op) {
 ReportBuilder::ReportBuilder(const RunInputs& in, std::ostream* ops_json, std::ostream* ops_csv)
     : in_(in), ops_json_(ops_json), ops_csv_(ops_csv) {
   if (ops_csv_ != nullptr) write_csv_header(*ops_csv_);
+  if (in_.energy_context != nullptr) {
+    leakage_mw_ = in_.energy->leakage_mw(*in_.energy_context);
+    for (const auto& [unit, mw] : leakage_mw_) leakage_total_mw_ += mw;
+  }
+  for (const char* pass : {"fwd", "bwd_data", "bwd_weight", "update"}) {
+    by_pass_[pass] = {{"ops", 0}, {"cycles", 0}, {"energy_pj", 0.0}};
+  }
+}
+
+// Static energy over `cycles` at the run's clock: mW × s = 10⁹ pJ, s = cycles / (MHz · 10⁶).
+double ReportBuilder::leakage_pj(double mw, uint64_t cycles) const {
+  if (in_.energy_context == nullptr || in_.energy_context->clock_mhz <= 0) return 0;
+  return mw * static_cast<double>(cycles) * 1e3 / in_.energy_context->clock_mhz;
 }
 
 void ReportBuilder::add_ops(const Workload& w, const std::vector<OpResult>& results,
@@ -88,7 +101,8 @@ void ReportBuilder::add_ops(const Workload& w, const std::vector<OpResult>& resu
     const OpResult& r = results[i];
     const Op& op = w.ops[i];
     const uint64_t cycles = r.end_cycle - r.start_cycle;
-    const EnergyTotals e = r.energy.price(*in_.energy);
+    const EnergyTotals e = r.energy.price(*in_.energy, in_.energy_context);
+    const double leak = leakage_pj(leakage_total_mw_, cycles);
     Json j = {{"name", op.name},
               {"type", to_string(op.type)},
               {"pass", to_string(op.pass)},
@@ -126,7 +140,8 @@ void ReportBuilder::add_ops(const Workload& w, const std::vector<OpResult>& resu
     total_full_cycles_ += full_cycles;
     j["checks"] = r.checks;
     if (!r.memory.is_null()) j["memory"] = r.memory;
-    j["energy_pj"] = e.total_pj;
+    j["energy_pj"] = e.total_pj + leak;  // dynamic + the chip's leakage while it ran
+    j["leakage_pj"] = leak;
     Json by_unit = Json::object();
     for (const auto& [k, v] : e.by_unit_pj) by_unit[k] = v;
     j["energy_by_unit_pj"] = by_unit;
@@ -134,6 +149,10 @@ void ReportBuilder::add_ops(const Workload& w, const std::vector<OpResult>& resu
 
     total_energy_.add(r.energy);
     total_macs_ += r.macs;
+    Json& pass = by_pass_[to_string(op.pass)];
+    pass["ops"] = pass["ops"].get<uint64_t>() + 1;
+    pass["cycles"] = pass["cycles"].get<uint64_t>() + cycles;
+    pass["energy_pj"] = pass["energy_pj"].get<double>() + e.total_pj + leak;
     Json& u = units_[r.unit];
     if (u.is_null()) u = {{"ops", 0}, {"busy_cycles", 0}};
     u["ops"] = u["ops"].get<uint64_t>() + 1;
@@ -179,8 +198,15 @@ Json ReportBuilder::finish(const RunResult& result) const {
     u["busy_fraction"] = ratio(static_cast<double>(u["busy_cycles"].get<uint64_t>()),
                                static_cast<double>(result.cycles));
   }
-  const EnergyTotals e = total_energy_.price(*in_.energy);
+  const EnergyTotals e = total_energy_.price(*in_.energy, in_.energy_context);
   const double seconds = static_cast<double>(result.cycles) / hz;
+  Json leakage_by_unit = Json::object();
+  double leakage = 0;
+  for (const auto& [unit, mw] : leakage_mw_) {
+    leakage_by_unit[unit] = leakage_pj(mw, result.cycles);
+    leakage += leakage_by_unit[unit].get<double>();
+  }
+  const double total_pj = e.total_pj + leakage;
   Json report;
   report["nibble_version"] = kNibbleVersion;
   report["status"] = result.complete ? "complete" : "interrupted";
@@ -200,15 +226,22 @@ Json ReportBuilder::finish(const RunResult& result) const {
   // on one array: MACs / (cycles · peak MACs per cycle)).
   report["utilization"] = ratio(total_full_cycles_, static_cast<double>(result.cycles));
   Json energy = energy_json(e);
+  energy["total"] = total_pj;
+  energy["dynamic"] = e.total_pj;
+  energy["leakage"] = {{"total", leakage}, {"by_unit", leakage_by_unit}};
+  energy["by_pass"] = by_pass_;
   energy["table"] = {{"file", in_.energy->file()}, {"name", in_.energy->name()}};
   report["energy_pj"] = energy;
-  report["average_power_w"] = ratio(e.total_pj * 1e-12, seconds);
+  report["average_power_w"] = ratio(total_pj * 1e-12, seconds);
+  // Two operations per MAC per picojoule is 10¹² operations per joule: TOPS/W (TFLOPS/W for
+  // floating-point MACs). GEMM MACs only; element-wise work is not counted as operations.
+  report["tops_per_w"] = ratio(2.0 * static_cast<double>(total_macs_), total_pj);
   // The trace's ops are one iteration (or whatever `iterations` says they make up): figures for
   // all of them run back to back, each iteration as the one simulated.
   report["training"] = {{"iterations", w.iterations},
                         {"cycles", result.cycles * w.iterations},
                         {"seconds", seconds * static_cast<double>(w.iterations)},
-                        {"energy_pj", e.total_pj * static_cast<double>(w.iterations)}};
+                        {"energy_pj", total_pj * static_cast<double>(w.iterations)}};
   if (!result.memory.is_null()) report["memory"] = result.memory;
   if (!result.checks.is_null()) report["assumption_checks"] = result.checks;
   report["accuracy"] = accuracy_;
@@ -276,6 +309,10 @@ void write_run_outputs(const std::string& dir, const RunInputs& in, const RunRes
   for (const Stat& s : result.stats.all()) stats.add_stat(s);
   const Json& energy = report["energy_pj"];
   stats.add("energy.total_pj", energy["total"].get<double>(), "pJ", "total energy");
+  if (energy.contains("leakage")) {
+    stats.add("energy.leakage_pj", energy["leakage"]["total"].get<double>(), "pJ",
+              "static energy of the units over the run");
+  }
   for (const auto& [unit, pj] : energy["by_unit"].items()) {
     stats.add("energy.by_unit." + unit + "_pj", pj.get<double>(), "pJ", "energy of unit " + unit);
   }
@@ -397,8 +434,18 @@ void print_summary(std::ostream& out, const Json& report, const std::string& dir
     out << sep << unit << ' ' << percent(ratio(pj.get<double>(), total_pj));
     sep = ", ";
   }
+  if (report["energy_pj"].contains("leakage")) {
+    const double leak = report["energy_pj"]["leakage"]["total"].get<double>();
+    if (leak > 0) out << sep << "leakage " << percent(ratio(leak, total_pj));
+  }
   out << ")\n";
-  out << "  avg power    " << si(report["average_power_w"].get<double>(), "W") << "\n";
+  out << "  avg power    " << si(report["average_power_w"].get<double>(), "W");
+  if (report.contains("tops_per_w")) {
+    std::ostringstream eff;
+    eff << std::setprecision(3) << report["tops_per_w"].get<double>();
+    out << "  (" << eff.str() << " TOPS/W, 2 ops per MAC)";
+  }
+  out << "\n";
   const Json& acc = report["accuracy"];
   if (acc["ops"].get<int>() > 0) {
     // Null figures are not finite: rel. L2 is then infinite (results overflowed), and SQNR is

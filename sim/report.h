@@ -6,6 +6,7 @@
 // byte-identical files.
 #pragma once
 
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ struct RunInputs {
   Json resolved_config;
   std::vector<Json> accuracy;  // per op: its accuracy object, or null when it carries no tensors
   uint64_t total_ops = 0;      // ops in the workload (0: workload->ops.size())
+  // The priced hardware (capacities, units for leakage); null: no size scaling, no leakage.
+  const EnergyContext* energy_context = nullptr;
 };
 
 // Builds a report from ops that arrive in windows (a long trace runs a window at a time): each
@@ -47,11 +50,15 @@ class ReportBuilder {
 
  private:
   void note_accuracy(const Json& op);
+  double leakage_pj(double mw, uint64_t cycles) const;
   const RunInputs& in_;
   std::ostream* ops_json_;
   std::ostream* ops_csv_;
   Json* keep_ = nullptr;
   EnergyLedger total_energy_;
+  std::map<std::string, double> leakage_mw_;  // static power per unit
+  double leakage_total_mw_ = 0;
+  Json by_pass_ = Json::object();  // per pass: seconds and energy (dynamic + leakage) of its ops
   uint64_t total_macs_ = 0, ops_ = 0;
   Json units_ = Json::object();   // per unit: ops run and cycles busy
   double total_full_cycles_ = 0;  // Σ over ops of the cycles its work takes at full throughput

@@ -272,12 +272,12 @@ std::size_t Accelerator::route(const Op& op) const {
 
 std::vector<std::string> Accelerator::energy_events(const Op& op) const {
   if (op.type == OpType::kAllReduce) {
-    if (chip_.cores > 1) return {"ring.byte_hop"};
-    return {};
+    if (chip_.cores > 1) return {"ring.byte_hop", "clock.core_cycle"};
+    return {"clock.core_cycle"};
   }
   std::vector<std::string> events = cores_[0]->slots()[check_op(op)].unit->energy_events(op);
-  for (const char* e :
-       {"scratchpad.write_byte", "scratchpad.read_byte", "dram.read_byte", "dram.write_byte"}) {
+  for (const char* e : {"scratchpad.write_byte", "scratchpad.read_byte", "dram.read_byte",
+                        "dram.write_byte", "clock.core_cycle"}) {
     events.emplace_back(e);
   }
   if (chip_.cores > 1) events.emplace_back("ring.byte_hop");
@@ -401,6 +401,8 @@ void Accelerator::run_window() {
     }
 
     const uint64_t cycles = rec.end_cycle - rec.start_cycle;
+    // Clock tree and control run on every core every cycle of the op.
+    e.add("clock", "clock.core_cycle", static_cast<double>(cycles * chip_.cores));
     const uint64_t dram_bytes =
         after.dram_read - before.dram_read + after.dram_write - before.dram_write;
     const double gb_per_cycle = settings_.core_mhz * 1e6 / 1e9;  // GB/s per byte/cycle
@@ -517,6 +519,24 @@ std::vector<OpResult> Accelerator::ops_of(const std::vector<OpRecord>& records) 
     ops.push_back(std::move(o));
   }
   return ops;
+}
+
+EnergyContext Accelerator::energy_context() const {
+  EnergyContext c;
+  c.clock_mhz = settings_.core_mhz;
+  const double scratchpad = static_cast<double>(cores_[0]->scratchpad().params().capacity_bytes);
+  c.capacity_bytes["scratchpad"] = scratchpad;
+  for (const Core::Slot& s : cores_[0]->slots()) c.units.push_back({s.role, chip_.cores, 0});
+  c.units.push_back({"scratchpad", chip_.cores, scratchpad});
+  c.units.push_back({"dma", chip_.cores, 0});
+  c.units.push_back({"dram", 1, 0});
+  if (chip_.cores > 1) c.units.push_back({"ring", 1, 0});
+  if (chip_.shared_buffer) {
+    const double sb = static_cast<double>(chip_.shared_buffer->params().capacity_bytes);
+    c.capacity_bytes["shared_buffer"] = sb;
+    c.units.push_back({"shared_buffer", 1, sb});
+  }
+  return c;
 }
 
 std::vector<OpResult> Accelerator::take_ops() {

@@ -61,6 +61,8 @@ class Accelerator : public sc_core::sc_module {
   // energy events it will price. For checking a streamed trace before any window runs.
   std::size_t check_op(const Op& op) const;
   std::vector<std::string> energy_events(const Op& op) const;
+  // The capacities and units the energy table prices (size-dependent SRAM events, leakage).
+  EnergyContext energy_context() const;
 
   // Windows: a long trace runs a window of ops at a time. The workload given to the constructor
   // holds the first window's ops (all of them for a single window); set_last_window(false)

@@ -30,6 +30,12 @@ uint64_t fp4_phases(const Op& op) {
   return op.fp4_phase == "both" ? 2 : 1;
 }
 
+// An FP4 conversion (GradScale multiply, radix-4 rounding of both TPR phases, the vote's max)
+// is its own event; integer and float conversions are rescale.element.
+const char* conversion_event(const Op& op) {
+  return op.precision.out == Precision::kFp4 ? "rescale.fp4_element" : "rescale.element";
+}
+
 }  // namespace
 
 RescaleParams RescaleParams::from_config(ConfigNode& node) {
@@ -70,8 +76,7 @@ void RescaleUnit::check(const Op& op) const {
 }
 
 std::vector<std::string> RescaleUnit::energy_events(const Op& op) const {
-  (void)op;
-  return {"rescale.element", "scratchpad.read_byte", "scratchpad.write_byte"};
+  return {conversion_event(op), "scratchpad.read_byte", "scratchpad.write_byte"};
 }
 
 uint64_t RescaleUnit::tile_cycles(const Op& op, const GemmShape& shape) const {
@@ -153,7 +158,7 @@ void RescaleUnit::execute(uint32_t index, const Op& op, UnitOpRecord& record) {
   record.elements = elements;
   record.tiles = timing.groups;
   record.peak_work_per_cycle = params_.lanes;
-  record.energy.add("rescale", "rescale.element", static_cast<double>(elements));
+  record.energy.add("rescale", conversion_event(op), static_cast<double>(elements));
   // Bits are whole numbers; a byte count of x.5 or x.25 is exact in a double.
   record.energy.add("scratchpad", "scratchpad.read_byte", static_cast<double>(read_bits) / 8.0);
   record.energy.add("scratchpad", "scratchpad.write_byte", static_cast<double>(write_bits) / 8.0);

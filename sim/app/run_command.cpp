@@ -189,6 +189,8 @@ int run_command(int argc, char* argv[]) {
   Accelerator top("accelerator", root.child("accelerator"), settings, window, &data, vcd.get());
   root.finish();
   const EnergyTable table = EnergyTable::load(table_path);
+  const EnergyContext energy_context = top.energy_context();
+  table.leakage_mw(energy_context);  // every unit present needs its static power
   {
     std::set<std::string> checked;
     Op op;
@@ -241,6 +243,7 @@ int run_command(int argc, char* argv[]) {
   inputs.energy = &table;
   inputs.resolved_config = resolved;
   inputs.total_ops = total_ops;
+  inputs.energy_context = &energy_context;
   ReportBuilder builder(inputs, &ops_json, &ops_csv);
   install_interrupt_handlers();
   RunResult result;

@@ -430,6 +430,40 @@ TEST(Cli, BothFidelitiesAgreeOnTheFourCoreChipWithMemory) {
   }
 }
 
+// The energy breakdowns add up: passes to the total, leakage per op to the chip's static power
+// over the op's time, units' leakage to the leakage total; TOPS/W is 2 ops per MAC per pJ.
+TEST(Cli, EnergyBreakdownsAddUp) {
+  const fs::path dir = scratch();
+  const Outcome o = nibble(
+      "run --config configs/rapid-4bit.json --workload workloads/examples/mlp-train-step.json "
+      "--quiet --out '" +
+          (dir / "out").string() + "'",
+      dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  const Json r = read_json(dir / "out" / "report.json");
+  const Json& e = r["energy_pj"];
+  const double total = e["total"].get<double>();
+  double passes = 0;
+  for (const auto& [pass, p] : e["by_pass"].items()) passes += p["energy_pj"].get<double>();
+  EXPECT_NEAR(passes, total, total * 1e-12);
+  EXPECT_NEAR(e["dynamic"].get<double>() + e["leakage"]["total"].get<double>(), total,
+              total * 1e-12);
+  double leak_units = 0;
+  for (const auto& [unit, pj] : e["leakage"]["by_unit"].items()) leak_units += pj.get<double>();
+  EXPECT_NEAR(leak_units, e["leakage"]["total"].get<double>(), leak_units * 1e-12);
+  // Leakage power (mW) = leakage pJ / (cycles · 1e3 / MHz); every op leaks at that power.
+  const double mhz = r["clock_mhz"].get<double>();
+  const double mw = e["leakage"]["total"].get<double>() /
+                    (static_cast<double>(r["cycles"].get<uint64_t>()) * 1e3 / mhz);
+  EXPECT_GT(mw, 0);
+  for (const Json& op : r["ops"]) {
+    const double expected = mw * static_cast<double>(op["cycles"].get<uint64_t>()) * 1e3 / mhz;
+    EXPECT_NEAR(op["leakage_pj"].get<double>(), expected, expected * 1e-9) << op["name"];
+  }
+  EXPECT_DOUBLE_EQ(r["tops_per_w"].get<double>(),
+                   2.0 * static_cast<double>(r["macs"].get<uint64_t>()) / total);
+}
+
 // A long trace runs a window of ops at a time (bounded memory); the hardware's state carries over
 // from window to window, so every output is byte-identical whatever the window size.
 TEST(Cli, WindowSizeDoesNotChangeAnyOutput) {

@@ -386,13 +386,14 @@ TEST(Accelerator, RoutesOpsAndCountsMacEventsByDatapath) {
   Accelerator top("accelerator", root.child("accelerator"), SimSettings{}, w);
   const auto events = top.required_energy_events();  // the first op to need each event
   // One core, no shared buffer: no ring or shared-buffer events.
-  ASSERT_EQ(events.size(), 6u);
+  ASSERT_EQ(events.size(), 7u);
   EXPECT_EQ(events[0], (std::pair<std::string, std::string>{"mac.int4_fp4", "a"}));
   EXPECT_EQ(events[1], (std::pair<std::string, std::string>{"scratchpad.read_byte", "a"}));
   EXPECT_EQ(events[2], (std::pair<std::string, std::string>{"scratchpad.write_byte", "a"}));
   EXPECT_EQ(events[3], (std::pair<std::string, std::string>{"dram.read_byte", "a"}));
   EXPECT_EQ(events[4], (std::pair<std::string, std::string>{"dram.write_byte", "a"}));
-  EXPECT_EQ(events[5], (std::pair<std::string, std::string>{"mac.int4_int4", "c"}));
+  EXPECT_EQ(events[5], (std::pair<std::string, std::string>{"clock.core_cycle", "a"}));
+  EXPECT_EQ(events[6], (std::pair<std::string, std::string>{"mac.int4_int4", "c"}));
   sc_core::sc_start();
   const RunResult r = top.result();
   EXPECT_EQ(r.ops[0].unit, "log_grad");

@@ -520,7 +520,7 @@ TEST(VectorUnits, EnergyEventsAndStats) {
   };
   // fp4, 100 fp16 elements: 100 conversions; read 100·16/8 = 200 bytes; write two 4-bit phases
   // 2·100·4/8 = 100 bytes.
-  EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "rescale", "rescale.element"), 100.0);
+  EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "rescale", "rescale.fp4_element"), 100.0);
   EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "scratchpad", "scratchpad.read_byte"), 200.0);
   EXPECT_DOUBLE_EQ(count(feed_r.runs[0], "scratchpad", "scratchpad.write_byte"), 100.0);
   // int2, 10 fp16 elements: read 10·16/8 = 20; write 10·2/8 = 2.5.
@@ -543,8 +543,9 @@ TEST(VectorUnits, EnergyEventsAndStats) {
   EXPECT_EQ(feed_r.runs[0].record.mapping,
             (Json{{"unit", "rescale"}, {"lanes", 64}, {"groups", 2}}));  // ceil(100/64) = 2
 
-  // Every event the units name is priced by the shipped table: the fp4 op costs
-  // 100·1.5 + (200 + 100)·2.5 = 900 pJ, the adam op 190·2.3 + (40 + 40)·2.5 = 637 pJ.
+  // Every event the units name is priced by the shipped table. With a scratchpad of the table's
+  // reference size (32 KiB, so its 2.5 pJ per byte apply unscaled), the fp4 op costs
+  // 100·1.65 + (200 + 100)·2.5 = 915 pJ, the adam op 190·2.3 + (40 + 40)·2.5 = 637 pJ.
   const EnergyTable table =
       EnergyTable::load(std::string(NIBBLE_SOURCE_DIR) + "/configs/energy/45nm.json");
   for (const Op& op : q.ops) {
@@ -553,8 +554,10 @@ TEST(VectorUnits, EnergyEventsAndStats) {
   for (const Op& op : v.ops) {
     for (const std::string& e : sfu.energy_events(op)) EXPECT_TRUE(table.has(e)) << e;
   }
-  EXPECT_DOUBLE_EQ(feed_r.runs[0].record.energy.price(table).total_pj, 900.0);
-  EXPECT_DOUBLE_EQ(feed_s.runs[0].record.energy.price(table).total_pj, 637.0);
+  EnergyContext at_reference;
+  at_reference.capacity_bytes["scratchpad"] = 32768;
+  EXPECT_DOUBLE_EQ(feed_r.runs[0].record.energy.price(table, &at_reference).total_pj, 915.0);
+  EXPECT_DOUBLE_EQ(feed_s.runs[0].record.energy.price(table, &at_reference).total_pj, 637.0);
 
   Stats stats;
   rescale.add_stats(stats, "core0.rescale.");
