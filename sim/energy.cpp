@@ -96,13 +96,15 @@ EnergyTable EnergyTable::load(const std::string& path) {
       LeakageEntry l;
       bool have_power = false;
       for (auto f = it->begin(); f != it->end(); ++f) {
-        if (f.key() == "mw" || f.key() == "mw_per_kib") {
+        if (f.key() == "mw" || f.key() == "mw_per_kib" || f.key() == "mw_per_lane") {
           if (!f->is_number() || !std::isfinite(f->get<double>()) || f->get<double>() < 0) {
             fail(where + "." + f.key(), "a number >= 0", *f);
           }
-          if (have_power) fail(where, "one of mw and mw_per_kib, not both", *it);
+          if (have_power) fail(where, "one of mw, mw_per_kib and mw_per_lane, not two", *it);
           have_power = true;
-          (f.key() == "mw" ? l.mw : l.mw_per_kib) = f->get<double>();
+          (f.key() == "mw"           ? l.mw
+           : f.key() == "mw_per_kib" ? l.mw_per_kib
+                                     : l.mw_per_lane) = f->get<double>();
         } else if (f.key() == "per") {
           if (*f != "core" && *f != "chip") fail(where + ".per", "\"core\" or \"chip\"", *f);
           l.per_core = *f == "core";
@@ -111,11 +113,11 @@ EnergyTable EnergyTable::load(const std::string& path) {
           (f.key() == "source" ? l.source : l.derivation) = f->get<std::string>();
         } else {
           throw InputError(path + ": " + where + "." + f.key() +
-                           ": unknown key (expected one of: mw, mw_per_kib, per, source, "
-                           "derivation)");
+                           ": unknown key (expected one of: mw, mw_per_kib, mw_per_lane, per, "
+                           "source, derivation)");
         }
       }
-      if (!have_power) fail(where + ".mw", "a number >= 0 (or mw_per_kib)", Json());
+      if (!have_power) fail(where + ".mw", "a number >= 0 (or mw_per_kib, mw_per_lane)", Json());
       if (!it->contains("per")) fail(where + ".per", "\"core\" or \"chip\"", Json());
       if (sources == root.end() || !sources->contains(l.source)) {
         throw InputError(path + ": " + where + ".source: \"" + l.source +
@@ -150,7 +152,8 @@ std::map<std::string, double> EnergyTable::leakage_mw(const EnergyContext& conte
     }
     const LeakageEntry& l = it->second;
     mw[u.name] +=
-        static_cast<double>(u.instances) * (l.mw + l.mw_per_kib * u.capacity_bytes / 1024);
+        static_cast<double>(u.instances) * (l.mw + l.mw_per_kib * u.capacity_bytes / 1024 +
+                                            l.mw_per_lane * static_cast<double>(u.lanes));
   }
   return mw;
 }

@@ -25,10 +25,12 @@ struct EnergyEntry {
   double size_exponent = 0;
 };
 
-// Static power of one unit: `mw` per instance, or `mw_per_kib` per KiB of its capacity.
+// Static power of one unit: `mw` per instance, `mw_per_kib` per KiB of its capacity, or
+// `mw_per_lane` per datapath lane (a compute unit leaks in proportion to its size).
 struct LeakageEntry {
   double mw = 0;
   double mw_per_kib = 0;
+  double mw_per_lane = 0;
   bool per_core = true;  // "per": "core" (one per core) or "chip" (one per chip)
   std::string source, derivation;
 };
@@ -42,6 +44,7 @@ struct EnergyContext {
     std::string name;
     uint64_t instances = 1;
     double capacity_bytes = 0;  // for mw_per_kib entries
+    uint64_t lanes = 0;         // datapath lanes per instance, for mw_per_lane entries
   };
   std::vector<Unit> units;
   double clock_mhz = 0;

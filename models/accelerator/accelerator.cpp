@@ -526,7 +526,9 @@ EnergyContext Accelerator::energy_context() const {
   c.clock_mhz = settings_.core_mhz;
   const double scratchpad = static_cast<double>(cores_[0]->scratchpad().params().capacity_bytes);
   c.capacity_bytes["scratchpad"] = scratchpad;
-  for (const Core::Slot& s : cores_[0]->slots()) c.units.push_back({s.role, chip_.cores, 0});
+  for (const Core::Slot& s : cores_[0]->slots()) {
+    c.units.push_back({s.role, chip_.cores, 0, s.unit->lanes()});
+  }
   c.units.push_back({"scratchpad", chip_.cores, scratchpad});
   c.units.push_back({"dma", chip_.cores, 0});
   c.units.push_back({"dram", 1, 0});

@@ -88,6 +88,9 @@ class ComputeUnit : public sc_core::sc_module {
   virtual Json describe() const = 0;
   // MACs per cycle at full use in the unit's widest mode (0 for units that do no MACs).
   virtual uint64_t peak_macs_per_cycle() const { return 0; }
+  // Datapath lanes (PEs × SIMD lanes for arrays, lanes for element-wise units): the unit's size,
+  // for leakage priced per lane.
+  virtual uint64_t lanes() const = 0;
   // Whether this unit, whatever its configuration, is the one that runs ops like `op`.
   virtual bool accepts(const Op& op) const = 0;
   // Whether the unit has a PE at (row, col) whose registers can be traced.

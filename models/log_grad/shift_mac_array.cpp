@@ -45,6 +45,10 @@ uint64_t ShiftMacArray::peak_macs_per_cycle() const {
   return params_.array.rows * params_.array.cols * params_.ways * params_.simd;
 }
 
+uint64_t ShiftMacArray::lanes() const {
+  return params_.array.rows * params_.array.cols * params_.simd;
+}
+
 PeMode ShiftMacArray::mode_of(const Op&) const { return {params_.simd, params_.ways}; }
 
 std::string ShiftMacArray::mode_name(const Op& op) const {

@@ -34,6 +34,7 @@ class ShiftMacArray : public SystolicUnit {
   void check(const Op& op) const override;
   Json describe() const override;
   uint64_t peak_macs_per_cycle() const override;
+  uint64_t lanes() const override;
 
  protected:
   PeMode mode_of(const Op& op) const override;

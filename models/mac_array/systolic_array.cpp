@@ -63,6 +63,13 @@ uint64_t SystolicArray::peak_macs_per_cycle() const {
   return params_.array.rows * params_.array.cols * widest;
 }
 
+// Rows × cols PEs of as many lanes as the widest SIMD mode uses.
+uint64_t SystolicArray::lanes() const {
+  uint64_t simd = 0;
+  for (const auto& [name, mode] : params_.modes) simd = std::max<uint64_t>(simd, mode.simd);
+  return params_.array.rows * params_.array.cols * simd;
+}
+
 Json SystolicArray::describe() const {
   Json d = params_.array.describe();
   Json modes = Json::object();

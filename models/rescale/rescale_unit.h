@@ -52,6 +52,7 @@ class RescaleUnit : public ComputeUnit {
   std::vector<std::string> energy_events(const Op& op) const override;
   void add_stats(Stats& stats, const std::string& prefix) const override;
   Json describe() const override;
+  uint64_t lanes() const override { return params_.lanes; }
   uint64_t tile_cycles(const Op& op, const GemmShape& shape) const override;
   ScratchpadReads tile_reads(const Op& op, const GemmShape& shape) const override;
   TileBits tile_bits(const Op& op) const override;

@@ -131,7 +131,7 @@ class Factors(unittest.TestCase):
                 if unit == "dram":
                     continue
                 f = leak_sram if unit in ("scratchpad", "shared_buffer") else leak
-                key = "mw" if "mw" in entry else "mw_per_kib"
+                key = next(k for k in ("mw", "mw_per_kib", "mw_per_lane") if k in entry)
                 self.assertAlmostEqual(entry[key] / (base["leakage"][unit][key] * f), 1, places=5,
                                        msg=f"{name}: leakage.{unit}")
 
@@ -214,16 +214,19 @@ class WellFormed(unittest.TestCase):
             self.assertEqual(set(leakage), set(LEAKAGE_UNITS), name)
             for unit, e in leakage.items():
                 where = f"{name}: leakage.{unit}"
-                self.assertEqual(set(e) - {"mw", "mw_per_kib", "per", "source", "derivation"},
-                                 set(), where)
-                power = [k for k in ("mw", "mw_per_kib") if k in e]
-                self.assertEqual(len(power), 1, where + ": exactly one of mw and mw_per_kib")
+                self.assertEqual(set(e) - {"mw", "mw_per_kib", "mw_per_lane", "per", "source",
+                                           "derivation"}, set(), where)
+                power = [k for k in ("mw", "mw_per_kib", "mw_per_lane") if k in e]
+                self.assertEqual(len(power), 1,
+                                 where + ": exactly one of mw, mw_per_kib and mw_per_lane")
                 self.assertTrue(positive_number(e[power[0]]), where + "." + power[0])
                 self.assertEqual(e.get("per"), LEAKAGE_UNITS[unit], where + ".per")
                 self.assertIn(e.get("source"), table["sources"], where + ".source")
                 self.assertTrue(isinstance(e.get("derivation"), str) and e["derivation"], where)
                 if unit in ("scratchpad", "shared_buffer"):
                     self.assertEqual(power, ["mw_per_kib"], where + ": SRAMs scale per KiB")
+                if unit in ("mac_array", "log_grad", "rescale", "sfu"):
+                    self.assertEqual(power, ["mw_per_lane"], where + ": datapaths scale per lane")
                 if name in GENERATED and unit != "dram":
                     leak, leak_sram = EXPECTED[name][2:]
                     f = leak_sram if unit in ("scratchpad", "shared_buffer") else leak

@@ -92,26 +92,30 @@ TEST(EnergyTable, LeakageCountsInstancesAndCapacity) {
     "mac.int4_int4": {"pj": 0.1, "per": "MAC", "source": "H14"}},
     "leakage": {"mac_array": {"mw": 2.5, "per": "core", "source": "H14"},
                 "scratchpad": {"mw_per_kib": 0.02, "per": "core", "source": "H14"},
+                "sfu": {"mw_per_lane": 0.25, "per": "core", "source": "H14"},
                 "dram": {"mw": 40, "per": "chip", "source": "H14"}})"));
   EnergyContext c;
-  c.units = {{"mac_array", 4, 0}, {"scratchpad", 4, 1048576}, {"dram", 1, 0}};
+  c.units = {
+      {"mac_array", 4, 0, 0}, {"scratchpad", 4, 1048576, 0}, {"sfu", 4, 0, 64}, {"dram", 1, 0, 0}};
   const auto mw = t.leakage_mw(c);
   EXPECT_DOUBLE_EQ(mw.at("mac_array"), 10.0);    // 4 cores × 2.5 mW
   EXPECT_DOUBLE_EQ(mw.at("scratchpad"), 81.92);  // 4 × 1024 KiB × 0.02 mW
+  EXPECT_DOUBLE_EQ(mw.at("sfu"), 64.0);          // 4 cores × 64 lanes × 0.25 mW
   EXPECT_DOUBLE_EQ(mw.at("dram"), 40.0);         // one per chip
-  c.units.push_back({"ring", 1, 0});
+  c.units.push_back({"ring", 1, 0, 0});
   EXPECT_NE(error_of([&] { t.leakage_mw(c); }).find("leak.json: leakage.ring: missing"),
             std::string::npos);
 }
 
 TEST(EnergyTable, BadLeakageAndSizeFieldsNameThePath) {
   const char* mac = R"("mac.int4_int4": {"pj": 0.1, "per": "MAC", "source": "H14")";
-  EXPECT_NE(error_of([&] {
-              EnergyTable::load(table_with("both.json", std::string(R"("events": {)") + mac +
-                                                            R"(}}, "leakage": {"sfu": {"mw": 1,
+  EXPECT_NE(
+      error_of([&] {
+        EnergyTable::load(table_with("both.json", std::string(R"("events": {)") + mac +
+                                                      R"(}}, "leakage": {"sfu": {"mw": 1,
                   "mw_per_kib": 1, "per": "core", "source": "H14"}})"));
-            }).find("both.json: leakage.sfu: expected one of mw and mw_per_kib, not both"),
-            std::string::npos);
+      }).find("both.json: leakage.sfu: expected one of mw, mw_per_kib and mw_per_lane, not two"),
+      std::string::npos);
   EXPECT_NE(
       error_of([&] {
         EnergyTable::load(table_with("per.json", std::string(R"("events": {)") + mac +
