@@ -430,6 +430,32 @@ TEST(Cli, BothFidelitiesAgreeOnTheFourCoreChipWithMemory) {
   }
 }
 
+// configs/rapid-4bit.json reproduces the RaPiD chip's published peaks by construction: 4 cores ×
+// 128 MPEs × 64 INT4 MACs = 32,768 MACs = 65,536 INT4 ops per cycle (102.4-104.9 TOPS at
+// 1.5625-1.6 GHz), and 4 × 128 × 16 HFP8 FMAs = 8,192 = 16,384 FLOP per cycle (25.6-26.2
+// TFLOPS). A 4096³ GEMM with ideal memory sustains them: 4096³ / 32,768 = 2,097,152 cycles and
+// 4096³ / 8,192 = 8,388,608, plus the array's fill and drain (under 0.01%).
+TEST(Cli, RapidChipReproducesThePublishedPeaks) {
+  const fs::path dir = scratch();
+  const struct {
+    const char* workload;
+    double ops_per_cycle;
+  } cases[] = {{"int4-gemm", 65536}, {"hfp8-gemm", 16384}};
+  for (const auto& c : cases) {
+    const Outcome o = nibble(std::string("run --config configs/rapid-4bit.json --ideal-memory "
+                                         "--quiet --workload workloads/calibration/") +
+                                 c.workload + ".json --out '" + (dir / c.workload).string() + "'",
+                             dir);
+    ASSERT_EQ(o.status, 0) << o.err;
+    const Json r = read_json(dir / c.workload / "report.json");
+    EXPECT_EQ(r["macs"].get<uint64_t>(), uint64_t{4096} * 4096 * 4096);
+    const double per_cycle = 2.0 * static_cast<double>(r["macs"].get<uint64_t>()) /
+                             static_cast<double>(r["cycles"].get<uint64_t>());
+    EXPECT_LE(per_cycle, c.ops_per_cycle) << c.workload;
+    EXPECT_GT(per_cycle, c.ops_per_cycle * 0.9999) << c.workload;
+  }
+}
+
 // The energy breakdowns add up: passes to the total, leakage per op to the chip's static power
 // over the op's time, units' leakage to the leakage total; TOPS/W is 2 ops per MAC per pJ.
 TEST(Cli, EnergyBreakdownsAddUp) {
