@@ -7,5 +7,6 @@ namespace nibble {
 int run_command(int argc, char* argv[]);
 int trace_command(int argc, char* argv[]);
 int compare_command(int argc, char* argv[]);
+int calibrate_command(int argc, char* argv[]);
 
 }  // namespace nibble

@@ -5,9 +5,7 @@
 // units, layers, ops matched by name) into compare.json and compare.csv, whose schema is
 // sim/app/compare.md. The runs write into a staging folder inside DIR that is moved into place
 // only when both succeeded, so a failed compare leaves nothing behind.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,13 +27,12 @@
 
 #include <boost/program_options.hpp>
 
+#include "sim/app/child_run.h"
 #include "sim/app/commands.h"
 #include "sim/config.h"
 #include "sim/error.h"
 #include "sim/stats.h"
 #include "sim/version.h"
-
-extern char** environ;  // handed to the child runs unchanged
 
 namespace nibble {
 
@@ -74,8 +71,7 @@ struct Side {
 
 // ---- the child runs ----
 
-// Starts `nibble run` for one side: this binary again (/proc/self/exe), its arguments passed as
-// they are (no shell), stdout discarded (the run is --quiet), stderr into `err_file`.
+// Starts `nibble run` for one side (sim/app/child_run.h): stderr into `err_file`.
 pid_t spawn_run(const Side& side, bool ideal_memory, const fs::path& out_dir,
                 const fs::path& err_file) {
   std::vector<std::string> args = {"nibble",    "run",        "--config",
@@ -88,75 +84,14 @@ pid_t spawn_run(const Side& side, bool ideal_memory, const fs::path& out_dir,
   args.push_back("--out");
   args.push_back(out_dir.string());
   args.push_back("--quiet");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&files, STDERR_FILENO, err_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  // This process ignores Ctrl-C while the runs go (they handle it); they must not inherit that.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, "/proc/self/exe", &files, &attr, argv.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&files);
-  if (rc != 0) {
-    throw std::runtime_error("compare: cannot start the " + side.role +
-                             " run: " + std::strerror(rc));
-  }
-  return pid;
+  return spawn_self(args, err_file, "compare: the " + side.role + " run");
 }
 
-// The exit status of a child run (128 + the signal that killed it).
-int wait_run(pid_t pid) {
-  int raw = 0;
-  while (waitpid(pid, &raw, 0) < 0) {
-    if (errno != EINTR)
-      throw std::runtime_error(std::string("compare: waitpid: ") + std::strerror(errno));
-  }
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-}
-
-// Ctrl-C reaches the whole process group: the runs write their interrupted reports and exit 130,
-// and this process, which ignores it meanwhile, reports that and cleans up.
-class IgnoreInterrupts {
- public:
-  IgnoreInterrupts() {
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    sigaction(SIGINT, &ignore, &saved_);
-  }
-  ~IgnoreInterrupts() { sigaction(SIGINT, &saved_, nullptr); }
-  IgnoreInterrupts(const IgnoreInterrupts&) = delete;
-  IgnoreInterrupts& operator=(const IgnoreInterrupts&) = delete;
-
- private:
-  struct sigaction saved_ {};
-};
+int wait_run(pid_t pid) { return wait_child(pid); }
 
 // What a failed run said: its first stderr line without the "nibble: error: " prefix.
 std::string failure_of(const Side& side, int status, const fs::path& err_file) {
-  std::ifstream in(err_file);
-  std::string line;
-  while (std::getline(in, line) && line.find_first_not_of(" \t\r") == std::string::npos) {
-  }
-  for (const char* prefix : {"nibble: error: ", "nibble: "}) {
-    if (line.rfind(prefix, 0) == 0) {
-      line = line.substr(std::strlen(prefix));
-      break;
-    }
-  }
+  std::string line = first_error_line(err_file);
   // The run names the assignment as it was given to it; the user gave it as --baseline-set.
   if (side.role == "baseline" && line.rfind("--set ", 0) == 0)
     line = "--baseline-" + line.substr(2);

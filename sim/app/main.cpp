@@ -23,9 +23,10 @@ const char* const kUsage =
     "       nibble --help | --version\n"
     "\n"
     "commands:\n"
-    "  run      simulate a workload on an accelerator config and write a report\n"
-    "  trace    write the trace of one training iteration of a network\n"
-    "  compare  run a workload on two configs (or two recipes) and compare time and energy\n"
+    "  run        simulate a workload on an accelerator config and write a report\n"
+    "  trace      write the trace of one training iteration of a network\n"
+    "  compare    run a workload on two configs (or two recipes) and compare time and energy\n"
+    "  calibrate  fit energy scale factors to measured TOPS/W and write a calibrated table\n"
     "\n"
     "'nibble <command> --help' describes a command's options.\n";
 
@@ -58,6 +59,7 @@ int sc_main(int argc, char* argv[]) {
     if (command == "run") return nibble::run_command(argc - 1, argv + 1);
     if (command == "trace") return nibble::trace_command(argc - 1, argv + 1);
     if (command == "compare") return nibble::compare_command(argc - 1, argv + 1);
+    if (command == "calibrate") return nibble::calibrate_command(argc - 1, argv + 1);
     throw nibble::InputError("unknown command '" + command + "' (try 'nibble --help')");
   } catch (const nibble::InputError& e) {
     std::cerr << "nibble: error: " << e.what() << '\n';
