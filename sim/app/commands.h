@@ -8,5 +8,6 @@ int run_command(int argc, char* argv[]);
 int trace_command(int argc, char* argv[]);
 int compare_command(int argc, char* argv[]);
 int calibrate_command(int argc, char* argv[]);
+int sweep_command(int argc, char* argv[]);
 
 }  // namespace nibble

@@ -27,6 +27,7 @@ const char* const kUsage =
     "  trace      write the trace of one training iteration of a network\n"
     "  compare    run a workload on two configs (or two recipes) and compare time and energy\n"
     "  calibrate  fit energy scale factors to measured TOPS/W and write a calibrated table\n"
+    "  sweep      run a parameter sweep (grid, zip, filter; sharded, resumable) and merge it\n"
     "\n"
     "'nibble <command> --help' describes a command's options.\n";
 
@@ -60,6 +61,7 @@ int sc_main(int argc, char* argv[]) {
     if (command == "trace") return nibble::trace_command(argc - 1, argv + 1);
     if (command == "compare") return nibble::compare_command(argc - 1, argv + 1);
     if (command == "calibrate") return nibble::calibrate_command(argc - 1, argv + 1);
+    if (command == "sweep") return nibble::sweep_command(argc - 1, argv + 1);
     throw nibble::InputError("unknown command '" + command + "' (try 'nibble --help')");
   } catch (const nibble::InputError& e) {
     std::cerr << "nibble: error: " << e.what() << '\n';
