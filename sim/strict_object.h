@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -65,6 +66,18 @@ class StrictObject {
     }
     fail(key, expected, *j);
   }
+  // The document's "format" must be `format` and its "version" 1; `what` names it in the message
+  // ("this build reads <what> version 1, the file says …").
+  void require_format(const std::string& format, const std::string& what) {
+    const std::string quoted = "\"" + format + "\"";
+    const Json& f = require("format", quoted);
+    if (f != format) fail("format", quoted, f);
+    const Json& version = require("version", "1");
+    if (version != 1) {
+      throw InputError(origin_ + ": .version: this build reads " + what +
+                       " version 1, the file says " + describe_json(version));
+    }
+  }
   // Refuses a key nobody asked for, listing the known ones; `what` names the object in the
   // message ("a conv2d layer has: …"), or the message says "expected one of: …".
   void finish(const std::string& what = "") const {
@@ -83,5 +96,23 @@ class StrictObject {
   std::string path_;
   std::vector<std::string> read_;
 };
+
+// Reads `file` as one JSON object; `what` names the document when it cannot be opened ("the sweep
+// spec"). InputError when it cannot be opened, is not JSON or is not an object.
+inline Json read_json_object(const std::string& file, const std::string& what) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    throw InputError(file + ": cannot open " + what + " (does it exist and is it readable?)");
+  Json root;
+  try {
+    root = Json::parse(in);
+  } catch (const Json::parse_error& e) {
+    throw InputError(file + ": not valid JSON: " + e.what());
+  }
+  if (!root.is_object()) {
+    throw InputError(file + ": (top): expected an object, found " + describe_json(root));
+  }
+  return root;
+}
 
 }  // namespace nibble

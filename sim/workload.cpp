@@ -655,13 +655,7 @@ WorkloadReader::WorkloadReader(const std::string& path) : impl_(std::make_unique
   Workload& w = m.header;
   w.file = path;
   w.format = "nibble-trace";
-  const Json& format = top.require("format", "\"nibble-trace\"");
-  if (format != "nibble-trace") top.fail("format", "\"nibble-trace\"", format);
-  const Json& version = top.require("version", "1");
-  if (version != 1) {
-    throw InputError(path + ": .version: this build reads trace format version 1, the file says " +
-                     describe_json(version));
-  }
+  top.require_format("nibble-trace", "trace format");
   w.name = stem_of(path);
   if (const Json* name = top.find("name")) {
     if (!name->is_string() || name->get<std::string>().empty()) {

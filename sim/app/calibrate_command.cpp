@@ -134,32 +134,11 @@ bool valid_point_name(const std::string& name) {
 }
 
 Spec read_spec(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw InputError(file +
-                     ": cannot open the calibration spec (does it exist and is it readable?)");
-  }
-  Json root;
-  try {
-    root = Json::parse(in);
-  } catch (const Json::parse_error& e) {
-    throw InputError(file + ": not valid JSON: " + e.what());
-  }
-  if (!root.is_object()) {
-    throw InputError(file + ": (top): expected an object, found " + describe_json(root));
-  }
+  const Json root = read_json_object(file, "the calibration spec");
   Spec spec;
   spec.file = file;
   StrictObject top(file, root, "");
-  const Json& format = top.require("format", "\"nibble-calibration\"");
-  if (format != "nibble-calibration") top.fail("format", "\"nibble-calibration\"", format);
-  const Json& version = top.require("version", "1");
-  if (version != 1) {
-    throw InputError(file +
-                     ": .version: this build reads calibration spec version 1, the file "
-                     "says " +
-                     describe_json(version));
-  }
+  top.require_format("nibble-calibration", "calibration spec");
   if (const Json* d = top.find("description")) {
     if (!d->is_string()) top.fail("description", "a string", *d);
     spec.description = d->get<std::string>();
@@ -350,45 +329,6 @@ void check_spec(const Spec& spec, const Setup& setup, const EnergyTable& table,
 }
 
 // ---- the runs ----
-
-// The staging folder DIR/.calibrate.tmp the runs write into, and the folders created on the way
-// to DIR: a calibration that fails removes them all again, so it leaves nothing behind.
-class Staging {
- public:
-  explicit Staging(const fs::path& dir) : path_(dir / kStagingName) {
-    for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
-      created_.push_back(p);
-      if (p == p.parent_path()) break;
-    }
-    std::error_code ec;
-    fs::remove_all(path_, ec);  // left by a calibration that was killed
-    fs::create_directories(path_ / "points", ec);
-    if (ec || !fs::is_directory(path_ / "points")) {
-      const std::string why = ec ? ec.message() : "not a directory";
-      cleanup();
-      throw InputError(dir.string() + ": cannot create the output directory (" + why + ")");
-    }
-  }
-  ~Staging() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    if (!kept_) cleanup();
-  }
-  Staging(const Staging&) = delete;
-  Staging& operator=(const Staging&) = delete;
-  const fs::path& path() const { return path_; }
-  void keep() { kept_ = true; }
-
- private:
-  void cleanup() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    for (const fs::path& p : created_) fs::remove(p, ec);  // deepest first; only if empty
-  }
-  fs::path path_;
-  std::vector<fs::path> created_;
-  bool kept_ = false;
-};
 
 std::vector<std::string> run_args(const Setup& setup, const std::string& workload,
                                   const fs::path& out_dir) {
@@ -802,7 +742,7 @@ int calibrate_command(int argc, char* argv[]) {
   }
 
   const fs::path dir(out_dir);
-  Staging staging(dir);
+  Staging staging(dir, kStagingName, "points");
   if (const int status = run_points(spec, setup, staging.path()); status != 0) return status;
   std::vector<Measured> runs;
   for (std::size_t i = 0; i < spec.points.size(); ++i) {

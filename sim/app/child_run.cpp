@@ -12,6 +12,8 @@
 
 extern char** environ;  // handed to the child runs unchanged
 
+#include "sim/error.h"
+
 namespace nibble {
 
 pid_t spawn_self(const std::vector<std::string>& args, const std::filesystem::path& err_file,
@@ -71,5 +73,36 @@ IgnoreInterrupts::IgnoreInterrupts() {
 }
 
 IgnoreInterrupts::~IgnoreInterrupts() { sigaction(SIGINT, &saved_, nullptr); }
+
+Staging::Staging(const std::filesystem::path& dir, const std::string& name,
+                 const std::filesystem::path& inner)
+    : path_(dir / name) {
+  namespace fs = std::filesystem;
+  for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
+    created_.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  std::error_code ec;
+  fs::remove_all(path_, ec);  // left by a command that was killed
+  const fs::path made = inner.empty() ? path_ : path_ / inner;
+  fs::create_directories(made, ec);
+  if (ec || !fs::is_directory(made)) {
+    const std::string why = ec ? ec.message() : "not a directory";
+    cleanup();
+    throw InputError(dir.string() + ": cannot create the output directory (" + why + ")");
+  }
+}
+
+Staging::~Staging() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+  if (!kept_) cleanup();
+}
+
+void Staging::cleanup() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+  for (const auto& p : created_) std::filesystem::remove(p, ec);  // deepest first; only if empty
+}
 
 }  // namespace nibble

@@ -39,4 +39,25 @@ class IgnoreInterrupts {
   struct sigaction saved_ {};
 };
 
+// A staging folder DIR/NAME for the runs of one command: created fresh (a leftover of a killed
+// run is removed) with `inner` inside it when given; on destruction removed, and unless keep()
+// was called, so are the folders above it that its creation made (so a failed command leaves
+// nothing behind). Throws InputError naming DIR when it cannot be created.
+class Staging {
+ public:
+  Staging(const std::filesystem::path& dir, const std::string& name,
+          const std::filesystem::path& inner = {});
+  ~Staging();
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  void keep() { kept_ = true; }
+
+ private:
+  void cleanup();
+  std::filesystem::path path_;
+  std::vector<std::filesystem::path> created_;  // made for it, deepest first
+  bool kept_ = false;
+};
+
 }  // namespace nibble

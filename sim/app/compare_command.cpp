@@ -102,45 +102,6 @@ std::string failure_of(const Side& side, int status, const fs::path& err_file) {
   return "compare: " + side.role + " run: " + line;
 }
 
-// The staging folder DIR/.compare.tmp the runs write into, and the folders created on the way to
-// DIR: a compare that fails removes them all again, so it leaves nothing behind.
-class Staging {
- public:
-  explicit Staging(const fs::path& dir) : path_(dir / kStagingName) {
-    for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
-      created_.push_back(p);
-      if (p == p.parent_path()) break;
-    }
-    std::error_code ec;
-    fs::remove_all(path_, ec);  // left by a compare that was killed
-    fs::create_directories(path_, ec);
-    if (ec || !fs::is_directory(path_)) {
-      const std::string why = ec ? ec.message() : "not a directory";
-      cleanup();
-      throw InputError(dir.string() + ": cannot create the output directory (" + why + ")");
-    }
-  }
-  ~Staging() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    if (!kept_) cleanup();
-  }
-  Staging(const Staging&) = delete;
-  Staging& operator=(const Staging&) = delete;
-  const fs::path& path() const { return path_; }
-  void keep() { kept_ = true; }
-
- private:
-  void cleanup() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    for (const fs::path& p : created_) fs::remove(p, ec);  // deepest first; only if empty
-  }
-  fs::path path_;
-  std::vector<fs::path> created_;
-  bool kept_ = false;
-};
-
 // ---- reading the reports ----
 
 Json read_report(const fs::path& file) {
@@ -703,7 +664,7 @@ int compare_command(int argc, char* argv[]) {
   }
 
   const fs::path dir(out_dir);
-  Staging staging(dir);
+  Staging staging(dir, kStagingName);
   const Side* sides[] = {&cand, &base};
   int status[2] = {0, 0};
   {

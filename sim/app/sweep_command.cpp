@@ -206,28 +206,11 @@ Filter parse_filter(const Spec& spec, const std::string& where, const std::strin
 }
 
 Spec read_spec(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in)
-    throw InputError(file + ": cannot open the sweep spec (does it exist and is it readable?)");
-  Json root;
-  try {
-    root = Json::parse(in);
-  } catch (const Json::parse_error& e) {
-    throw InputError(file + ": not valid JSON: " + e.what());
-  }
-  if (!root.is_object()) {
-    throw InputError(file + ": (top): expected an object, found " + describe_json(root));
-  }
+  const Json root = read_json_object(file, "the sweep spec");
   Spec spec;
   spec.file = file;
   StrictObject top(file, root, "");
-  const Json& format = top.require("format", "\"nibble-sweep\"");
-  if (format != "nibble-sweep") top.fail("format", "\"nibble-sweep\"", format);
-  const Json& version = top.require("version", "1");
-  if (version != 1) {
-    throw InputError(file + ": .version: this build reads sweep spec version 1, the file says " +
-                     describe_json(version));
-  }
+  top.require_format("nibble-sweep", "sweep spec");
   if (const Json* d = top.find("description")) {
     if (!d->is_string()) top.fail("description", "a string", *d);
     spec.description = d->get<std::string>();

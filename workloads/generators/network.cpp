@@ -538,15 +538,7 @@ Network network_from_json(const Json& root, const std::string& origin) {
                      describe_json(root));
   }
   StrictObject top(origin, root, "");
-  const Json& format = top.require("format", "\"nibble-network\"");
-  if (format != "nibble-network") top.fail("format", "\"nibble-network\"", format);
-  const Json& version = top.require("version", "1");
-  if (version != 1) {
-    throw InputError(origin +
-                     ": .version: this build reads network format version 1, the file "
-                     "says " +
-                     describe_json(version));
-  }
+  top.require_format("nibble-network", "network format");
   Network net;
   net.name = top.string("name");
   net.batch = top.dim("batch", 1, 1);
