@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -23,6 +24,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -34,6 +36,7 @@
 
 #include "sim/app/child_run.h"
 #include "sim/app/commands.h"
+#include "sim/app/trace_generation.h"
 #include "sim/config.h"
 #include "sim/error.h"
 #include "sim/stats.h"
@@ -49,6 +52,11 @@ namespace {
 const char* const kSweepUsage =
     "usage: nibble sweep SPEC.json --out DIR [--jobs N] [--shard-index I --shard-count N] "
     "[--quiet]\n"
+    "       nibble sweep SPEC.json --out DIR --point ID\n"
+    "       nibble sweep SPEC.json --out DIR --emit-slurm FILE [--shard-count N] [--jobs J]\n"
+    "                    [--array-limit M] [--sbatch OPTION]...\n"
+    "       nibble sweep SPEC.json --out DIR --emit-joblist FILE [--shard-index I --shard-count "
+    "N]\n"
     "       nibble sweep merge DIR [--check]\n"
     "\n"
     "Expands the sweep spec (workloads x grid x zip, filtered; see sim/app/sweep.md) into an\n"
@@ -56,7 +64,10 @@ const char* const kSweepUsage =
     "(point k where k mod N == I; I and N default to $SLURM_ARRAY_TASK_ID and\n"
     "$SLURM_ARRAY_TASK_COUNT, else 0 and 1) as `nibble run` processes, up to --jobs at once. Each\n"
     "finished point gets DIR/runs/<id>/result.json; a rerun skips the points whose result is ok.\n"
-    "`merge` gathers DIR/runs/*/result.json into DIR/results.csv and DIR/results.jsonl.\n"
+    "--emit-slurm writes an sbatch job-array script whose task i runs shard i; --emit-joblist\n"
+    "writes one `--point ID` command per point, for `parallel --joblog F --resume`. Neither runs\n"
+    "anything. `merge` gathers DIR/runs/*/result.json into DIR/results.csv and\n"
+    "DIR/results.jsonl.\n"
     "Exit status: 0 all points ok; 1 some failed (merge --check: some failed or missing);\n"
     "2 bad input (nothing written); 130 interrupted.\n"
     "\n";
@@ -71,10 +82,18 @@ struct Filter {
   double rhs_number = 0;
 };
 
+// The options of `nibble trace` a spec's `trace` object (and `trace.*` axes) may give.
+const char* const kTraceKeys[] = {"network", "graph",   "batch",   "recipe",
+                                  "input",   "seq_len", "classes", "first_last"};
+constexpr const char* kTracePrefix = "trace.";
+
+bool is_trace_key(const std::string& key) { return key.rfind(kTracePrefix, 0) == 0; }
+
 struct Spec {
   std::string file, description, config;  // config: resolved (relative to the working directory)
   std::vector<std::string> sets, workloads, metrics;
   std::vector<std::string> workload_paths;  // resolved
+  Json trace;                               // the `trace` object, or null (then `workloads`)
   std::vector<std::pair<std::string, std::vector<Json>>> grid, zip;
   std::vector<Filter> filters;
 };
@@ -83,6 +102,14 @@ struct Spec {
 std::string relative_to_file(const std::string& file, const std::string& path) {
   if (fs::path(path).is_absolute()) return path;
   return (fs::path(file).parent_path() / path).lexically_normal().string();
+}
+
+// A `trace` option's value as `nibble trace` reads it: a string as written, an integer in digits.
+std::string trace_option_text(const std::string& file, const std::string& where, const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_unsigned() || v.is_number_integer()) return v.dump();
+  throw InputError(file + ": " + where + ": expected a string or an integer, found " +
+                   describe_json(v));
 }
 
 std::vector<std::string> string_array(StrictObject& obj, const std::string& file,
@@ -217,7 +244,30 @@ Spec read_spec(const std::string& file) {
   }
   const std::string config = top.string("config");
   spec.sets = string_array(top, file, "set", false);
-  spec.workloads = string_array(top, file, "workloads", true);
+  if (const Json* t = top.find("trace")) {
+    if (top.find("workloads") != nullptr) {
+      throw InputError(file +
+                       ": .trace: give \"workloads\" (trace files) or \"trace\" (traces "
+                       "that the sweep generates), not both");
+    }
+    const std::string expected =
+        "an object of `nibble trace` options (network, graph, batch, recipe, input, seq_len, "
+        "classes, first_last)";
+    if (!t->is_object()) top.fail("trace", expected, *t);
+    for (auto it = t->begin(); it != t->end(); ++it) {
+      bool known = false;
+      for (const char* k : kTraceKeys) known = known || it.key() == k;
+      if (!known) {
+        throw InputError(file + ": .trace." + it.key() +
+                         ": unknown key (expected one of network, " +
+                         "graph, batch, recipe, input, seq_len, classes, first_last)");
+      }
+      trace_option_text(file, ".trace." + it.key(), it.value());
+    }
+    spec.trace = *t;
+  } else {
+    spec.workloads = string_array(top, file, "workloads", true);
+  }
   spec.grid = value_lists(top, file, "grid", true);
   spec.zip = value_lists(top, file, "zip", false);
   const std::vector<std::string> filters = string_array(top, file, "filter", false);
@@ -263,11 +313,30 @@ Spec read_spec(const std::string& file) {
   }
   for (const auto* lists : {&spec.grid, &spec.zip}) {
     for (const auto& [key, values] : *lists) {
+      const std::string where =
+          std::string(".") + (lists == &spec.grid ? "grid" : "zip") + "." + key;
+      if (is_trace_key(key)) {
+        const std::string option = key.substr(std::strlen(kTracePrefix));
+        bool known = false;
+        for (const char* k : kTraceKeys) known = known || option == k;
+        if (spec.trace.is_null() || !known) {
+          throw InputError(file + ": " + where +
+                           (spec.trace.is_null()
+                                ? ": a trace.* key varies the generated traces, and the spec has "
+                                  "no \"trace\" object"
+                                : ": unknown trace option (expected trace. followed by one of "
+                                  "network, graph, batch, recipe, input, seq_len, classes, "
+                                  "first_last)"));
+        }
+        for (std::size_t i = 0; i < values.size(); ++i) {
+          trace_option_text(file, where + "[" + std::to_string(i) + "]", values[i]);
+        }
+        continue;
+      }
       try {
         doc.apply_set(key + "=" + values.front().dump());
       } catch (const InputError& e) {
-        throw InputError(file + ": ." + (lists == &spec.grid ? "grid" : "zip") + "." + key + ": " +
-                         e.what());
+        throw InputError(file + ": " + where + ": " + e.what());
       }
     }
   }
@@ -288,7 +357,44 @@ struct Point {
   std::string id;
   std::size_t workload = 0;                               // index into the spec's workloads
   std::vector<std::pair<std::string, Json>> assignments;  // grid keys, then zip keys
+  std::string trace_file;  // a generated trace: its file under DIR/traces/ (else empty)
 };
+
+// The workload of a point as points.json and the results show it.
+std::string workload_label(const Spec& spec, const Point& p) {
+  return p.trace_file.empty() ? spec.workloads[p.workload] : "traces/" + p.trace_file;
+}
+
+// The `nibble trace` request of a point of a spec with a `trace` object: the object, then the
+// point's trace.* assignments; a graph's relative path is relative to the spec file.
+TraceRequest trace_request(const Spec& spec, const Point& p) {
+  TraceRequest r;
+  const auto set = [&](const std::string& option, const std::string& text) {
+    if (option == "network") r.network = text;
+    if (option == "graph") r.graph = relative_to_file(spec.file, text);
+    if (option == "batch") r.batch = text;
+    if (option == "recipe") r.recipe = text;
+    if (option == "input") r.input = text;
+    if (option == "seq_len") r.seq_len = text;
+    if (option == "classes") r.classes = text;
+    if (option == "first_last") r.first_last = text;
+  };
+  for (auto it = spec.trace.begin(); it != spec.trace.end(); ++it) {
+    set(it.key(), trace_option_text(spec.file, ".trace." + it.key(), it.value()));
+  }
+  for (const auto& [key, value] : p.assignments) {
+    if (is_trace_key(key)) {
+      set(key.substr(std::strlen(kTracePrefix)), trace_option_text(spec.file, key, value));
+    }
+  }
+  return r;
+}
+
+std::string request_text(const TraceRequest& r) {
+  return "network=" + r.network + "\ngraph=" + r.graph + "\nbatch=" + r.batch +
+         "\nrecipe=" + r.recipe + "\ninput=" + r.input + "\nseq_len=" + r.seq_len +
+         "\nclasses=" + r.classes + "\nfirst_last=" + r.first_last + "\n";
+}
 
 uint64_t fnv1a64(const std::string& text) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -301,6 +407,26 @@ uint64_t fnv1a64(const std::string& text) {
 
 std::string assignment_text(const std::pair<std::string, Json>& a) {
   return a.first + "=" + a.second.dump();
+}
+
+// An assignment as the runs get it. A relative `energy.table` means what it would in the config
+// file (relative to the config file, as `nibble calibrate` reads it too), whatever the working
+// directory; `nibble run --set` reads a relative path from the working directory, so the runs
+// get it resolved. Everything else goes as written.
+std::string for_the_run(const Spec& spec, const std::string& assignment) {
+  const std::string key = "energy.table=";
+  if (assignment.rfind(key, 0) != 0) return assignment;
+  const std::string text = assignment.substr(key.size());
+  std::string path = text;
+  try {
+    const Json v = Json::parse(text);
+    if (!v.is_string()) return assignment;  // refused by the run, as written
+    path = v.get<std::string>();
+  } catch (const Json::parse_error&) {
+  }
+  if (path.empty() || fs::path(path).is_absolute()) return assignment;
+  return key +
+         Json((fs::path(spec.config).parent_path() / path).lexically_normal().string()).dump();
 }
 
 bool holds(const Filter& f, const std::vector<std::pair<std::string, Json>>& assignments) {
@@ -321,12 +447,14 @@ bool holds(const Filter& f, const std::vector<std::pair<std::string, Json>>& ass
 }
 
 // Workloads x grid (last key fastest) x zip, filtered, in that order.
+// A spec with a `trace` object has one workload, the generated trace of each point.
 std::vector<Point> expand(const Spec& spec) {
   std::vector<Point> points;
   std::size_t grid_count = 1;
   for (const auto& g : spec.grid) grid_count *= g.second.size();
   const std::size_t zip_count = spec.zip.empty() ? 1 : spec.zip.front().second.size();
-  for (std::size_t w = 0; w < spec.workloads.size(); ++w) {
+  const std::size_t workload_count = spec.trace.is_null() ? spec.workloads.size() : 1;
+  for (std::size_t w = 0; w < workload_count; ++w) {
     for (std::size_t gi = 0; gi < grid_count; ++gi) {
       for (std::size_t zi = 0; zi < zip_count; ++zi) {
         Point p;
@@ -349,7 +477,24 @@ std::vector<Point> expand(const Spec& spec) {
   }
   const std::size_t width = std::max<std::size_t>(4, std::to_string(points.size()).size());
   for (std::size_t i = 0; i < points.size(); ++i) {
-    std::string canonical = "workload=" + spec.workloads[points[i].workload] + "\n";
+    if (!spec.trace.is_null()) {
+      // Named for what it is, and a hash of the whole request.
+      const TraceRequest r = trace_request(spec, points[i]);
+      std::string name = (r.network.empty() ? fs::path(r.graph).stem().string() : r.network) +
+                         (r.batch.empty() ? "" : "-b" + r.batch) + "-" + r.recipe;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+          c = '_';
+      }
+      char hash[9];
+      std::snprintf(hash, sizeof hash, "%08llx",
+                    static_cast<unsigned long long>(fnv1a64(request_text(r)) & 0xffffffffULL));
+      points[i].trace_file = name + "-" + hash + ".json";
+    }
+    std::string canonical =
+        "workload=" +
+        (spec.trace.is_null() ? spec.workloads[points[i].workload] : "trace " + spec.trace.dump()) +
+        "\n";
     for (const auto& a : points[i].assignments) canonical += assignment_text(a) + "\n";
     char hash[9];
     std::snprintf(hash, sizeof hash, "%08llx",
@@ -376,10 +521,29 @@ Json points_json(const Spec& spec, const std::vector<Point>& points) {
             {"metrics", spec.metrics}, {"points", Json::array()}};
   for (const Point& p : points) {
     j["points"].push_back({{"id", p.id},
-                           {"workload", spec.workloads[p.workload]},
+                           {"workload", workload_label(spec, p)},
                            {"assignments", assignments_json(p.assignments)}});
   }
   return j;
+}
+
+// Generates every distinct trace of the points once, to check the requests before anything runs
+// or is written (a bad `trace` value is a spec error). Returns the points' traces by file name.
+void check_traces(const Spec& spec, const std::vector<Point>& points) {
+  std::set<std::string> seen;
+  for (const Point& p : points) {
+    if (p.trace_file.empty() || !seen.insert(p.trace_file).second) continue;
+    try {
+      generate_trace(trace_request(spec, p));
+    } catch (const InputError& e) {
+      std::string with;
+      for (const auto& [key, value] : p.assignments) {
+        if (is_trace_key(key)) with += (with.empty() ? "" : ", ") + key + "=" + value.dump();
+      }
+      throw InputError(spec.file + ": .trace" + (with.empty() ? "" : " (with " + with + ")") +
+                       ": " + e.what());
+    }
+  }
 }
 
 // ---- files ----
@@ -493,46 +657,217 @@ struct Running {
   std::chrono::steady_clock::time_point start;
 };
 
-int run_sweep(const std::string& spec_file, const std::string& out_dir, long jobs_opt,
-              long shard_index_opt, long shard_count_opt, bool quiet) {
-  if (out_dir.empty()) throw InputError("sweep: --out DIR is required");
+struct SweepOptions {
+  std::string spec, out, point, emit_slurm, emit_joblist;
+  long jobs = -1, shard_index = -1, shard_count = -1, array_limit = -1;
+  std::vector<std::string> sbatch;
+  bool quiet = false;
+};
+
+// A word for a POSIX shell: as it is when it is made of safe characters only, else single-quoted.
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of(
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789_-./=:,+@%") == std::string::npos;
+  if (plain) return word;
+  std::string quoted = "'";
+  for (const char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// This program's absolute path, for commands that other machines or schedulers run.
+std::string self_path() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("sweep: cannot find this program's path: " + ec.message());
+  return exe.string();
+}
+
+std::string absolute_text(const std::string& path) {
+  return fs::absolute(fs::path(path)).lexically_normal().string();
+}
+
+// `nibble sweep SPEC --out DIR` with absolute paths, as a command-line prefix.
+std::string sweep_prefix(const SweepOptions& o) {
+  return shell_word(self_path()) + " sweep " + shell_word(absolute_text(o.spec)) + " --out " +
+         shell_word(absolute_text(o.out));
+}
+
+// The shard options, checked; without them $SLURM_ARRAY_TASK_ID/_COUNT, else 0 and 1.
+std::pair<uint64_t, uint64_t> shard_of(const SweepOptions& o) {
+  bool has_index = false, has_count = false;
+  uint64_t index = env_number("SLURM_ARRAY_TASK_ID", &has_index);
+  uint64_t count = env_number("SLURM_ARRAY_TASK_COUNT", &has_count);
+  if (!has_index) index = 0;
+  if (!has_count) count = 1;
+  if (o.shard_index != -1) {
+    if (o.shard_index < 0)
+      throw InputError("sweep: --shard-index: expected an integer >= 0, found " +
+                       std::to_string(o.shard_index));
+    index = static_cast<uint64_t>(o.shard_index);
+  }
+  if (o.shard_count != -1) {
+    if (o.shard_count < 1)
+      throw InputError("sweep: --shard-count: expected an integer >= 1, found " +
+                       std::to_string(o.shard_count));
+    count = static_cast<uint64_t>(o.shard_count);
+  }
+  if (index >= count) {
+    throw InputError("sweep: the shard index " + std::to_string(index) +
+                     " is not below the shard count " + std::to_string(count));
+  }
+  return {index, count};
+}
+
+// The Slurm job array: task i runs shard i of N (each with --jobs J on J CPUs).
+std::string slurm_script(const SweepOptions& o, const Spec& spec, std::size_t point_count) {
+  const std::size_t max_tasks = 1000;  // Slurm's default MaxArraySize is 1001: indices 0..1000
+  std::size_t shards = std::min(point_count, max_tasks);
+  if (o.shard_count != -1) {
+    if (o.shard_count < 1 || static_cast<std::size_t>(o.shard_count) > max_tasks) {
+      throw InputError(
+          "sweep: --shard-count: expected an integer in [1, 1000] (one array task "
+          "per shard), found " +
+          std::to_string(o.shard_count));
+    }
+    shards = static_cast<std::size_t>(o.shard_count);
+  }
+  if (o.shard_index != -1) {
+    throw InputError(
+        "sweep: --shard-index does not go with --emit-slurm (each array task runs "
+        "the shard of its $SLURM_ARRAY_TASK_ID)");
+  }
+  const long jobs = o.jobs == -1 ? 1 : o.jobs;
+  if (jobs < 1)
+    throw InputError("sweep: --jobs: expected an integer >= 1, found " + std::to_string(jobs));
+  if (o.array_limit != -1 && o.array_limit < 1) {
+    throw InputError("sweep: --array-limit: expected an integer >= 1, found " +
+                     std::to_string(o.array_limit));
+  }
+  const std::string out = absolute_text(o.out);
+  if (out.find_first_of(" \t\n'\"\\") != std::string::npos) {
+    throw InputError("sweep: --emit-slurm: the output directory \"" + out +
+                     "\" has a space, a quote or a backslash, which an #SBATCH line cannot carry");
+  }
+  std::string name = fs::path(spec.file).stem().string();
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+  }
+  const std::string nibble = shell_word(self_path());
+  std::ostringstream s;
+  s << "#!/bin/bash\n"
+    << "# A Nibble sweep as a Slurm job array: " << point_count << " points in " << shards
+    << " shards; task i runs the points k with k mod " << shards << " == i.\n"
+    << "# Spec: " << absolute_text(spec.file) << "\n"
+    << "# Submit:  sbatch " << shell_word(absolute_text(o.emit_slurm))
+    << "   (options on sbatch's command line override the #SBATCH lines)\n"
+    << "# Merge:   " << nibble << " sweep merge " << shell_word(out) << " --check\n"
+    << "# A task that stops early keeps its finished points; submitting again resumes.\n"
+    << "#SBATCH --job-name=nibble-sweep-" << name << "\n"
+    << "#SBATCH --array=0-" << shards - 1
+    << (o.array_limit != -1 ? "%" + std::to_string(o.array_limit) : std::string()) << "\n"
+    << "#SBATCH --ntasks=1\n"
+    << "#SBATCH --cpus-per-task=" << jobs << "\n"
+    << "#SBATCH --output=" << out << "/slurm/%A_%a.out\n";
+  for (const std::string& extra : o.sbatch) s << "#SBATCH " << extra << "\n";
+  s << "set -euo pipefail\n"
+    << "exec " << sweep_prefix(o) << " --jobs " << jobs
+    << " --shard-index \"$SLURM_ARRAY_TASK_ID\" --shard-count " << shards << "\n";
+  return s.str();
+}
+
+// One command per point of the shard, each running that point alone (for GNU parallel, xargs,
+// ssh): points already ok are skipped by the command itself.
+std::string job_list(const SweepOptions& o, const std::vector<Point>& points) {
+  const auto [index, count] = shard_of(o);
+  const std::string prefix = sweep_prefix(o);
+  std::string text;
+  for (std::size_t k = 0; k < points.size(); ++k) {
+    if (k % count == index) text += prefix + " --point " + points[k].id + " --quiet\n";
+  }
+  return text;
+}
+
+int emit(const SweepOptions& o, const Spec& spec, const std::vector<Point>& points) {
+  std::string slurm, joblist;
+  if (!o.emit_slurm.empty()) slurm = slurm_script(o, spec, points.size());
+  if (!o.emit_joblist.empty()) joblist = job_list(o, points);
+  if (!o.emit_slurm.empty()) {
+    const fs::path logs = fs::path(absolute_text(o.out)) / "slurm";
+    std::error_code ec;
+    fs::create_directories(logs, ec);
+    if (ec) {
+      throw InputError(logs.string() + ": cannot create the folder for the tasks' logs (" +
+                       ec.message() + ")");
+    }
+    write_atomically(fs::absolute(o.emit_slurm), slurm);
+    fs::permissions(o.emit_slurm, fs::perms::owner_exec | fs::perms::group_exec,
+                    fs::perm_options::add, ec);
+    std::cout << "nibble sweep: wrote " << o.emit_slurm << ": a Slurm job array over "
+              << points.size() << " points; run `sbatch " << o.emit_slurm
+              << "`, then `nibble sweep merge " << o.out << "`\n";
+  }
+  if (!o.emit_joblist.empty()) {
+    write_atomically(fs::absolute(o.emit_joblist), joblist);
+    std::size_t lines = 0;
+    for (const char c : joblist) lines += c == '\n';
+    std::cout << "nibble sweep: wrote " << o.emit_joblist << ": " << lines
+              << " commands, one per point; run e.g. `parallel --joblog " << o.out
+              << "/joblog.txt --resume -j 8 < " << o.emit_joblist << "`, then `nibble sweep merge "
+              << o.out << "`\n";
+  }
+  return 0;
+}
+
+int run_sweep(const SweepOptions& o) {
+  if (o.out.empty()) throw InputError("sweep: --out DIR is required");
+  const bool emitting = !o.emit_slurm.empty() || !o.emit_joblist.empty();
+  if (!o.point.empty() && (emitting || o.shard_index != -1 || o.shard_count != -1)) {
+    throw InputError(std::string("sweep: --point runs one point; it does not go with ") +
+                     (emitting ? "--emit-slurm or --emit-joblist" : "--shard-index/--shard-count"));
+  }
+  if (!o.emit_slurm.empty() && !o.emit_joblist.empty()) {
+    throw InputError("sweep: give --emit-slurm or --emit-joblist, not both");
+  }
+  if (o.emit_slurm.empty() && (!o.sbatch.empty() || o.array_limit != -1)) {
+    throw InputError("sweep: --sbatch and --array-limit go with --emit-slurm");
+  }
   std::size_t jobs = std::thread::hardware_concurrency();
-  if (jobs_opt != -1) {
-    if (jobs_opt < 1)
-      throw InputError("sweep: --jobs: expected an integer >= 1, found " +
-                       std::to_string(jobs_opt));
-    jobs = static_cast<std::size_t>(jobs_opt);
+  if (o.jobs != -1) {
+    if (o.jobs < 1)
+      throw InputError("sweep: --jobs: expected an integer >= 1, found " + std::to_string(o.jobs));
+    jobs = static_cast<std::size_t>(o.jobs);
   }
   if (jobs == 0) jobs = 1;
-  bool has_index = false, has_count = false;
-  uint64_t shard_index = env_number("SLURM_ARRAY_TASK_ID", &has_index);
-  uint64_t shard_count = env_number("SLURM_ARRAY_TASK_COUNT", &has_count);
-  if (!has_index) shard_index = 0;
-  if (!has_count) shard_count = 1;
-  if (shard_index_opt != -1) {
-    if (shard_index_opt < 0)
-      throw InputError("sweep: --shard-index: expected an integer >= 0, found " +
-                       std::to_string(shard_index_opt));
-    shard_index = static_cast<uint64_t>(shard_index_opt);
-  }
-  if (shard_count_opt != -1) {
-    if (shard_count_opt < 1)
-      throw InputError("sweep: --shard-count: expected an integer >= 1, found " +
-                       std::to_string(shard_count_opt));
-    shard_count = static_cast<uint64_t>(shard_count_opt);
-  }
-  if (shard_index >= shard_count) {
-    throw InputError("sweep: the shard index " + std::to_string(shard_index) +
-                     " is not below the shard count " + std::to_string(shard_count));
-  }
+  const auto [shard_index, shard_count] =
+      o.point.empty() && o.emit_slurm.empty() ? shard_of(o) : std::pair<uint64_t, uint64_t>{0, 1};
 
-  const Spec spec = read_spec(spec_file);
+  const Spec spec = read_spec(o.spec);
   const std::vector<Point> points = expand(spec);
   if (points.empty()) {
-    throw InputError(spec_file + ": .filter: no point passes the filters");
+    throw InputError(o.spec + ": .filter: no point passes the filters");
+  }
+  check_traces(spec, points);
+  if (emitting) return emit(o, spec, points);
+
+  // The points to run: this shard's, or the one named.
+  std::vector<std::size_t> mine;
+  if (!o.point.empty()) {
+    for (std::size_t k = 0; k < points.size(); ++k) {
+      if (points[k].id == o.point) mine.push_back(k);
+    }
+    if (mine.empty()) {
+      throw InputError("sweep: --point: no point \"" + o.point + "\" in " + o.spec + " (its " +
+                       std::to_string(points.size()) + " points are " + points.front().id + " to " +
+                       points.back().id + ")");
+    }
+  } else {
+    for (std::size_t k = 0; k < points.size(); ++k) {
+      if (k % shard_count == shard_index) mine.push_back(k);
+    }
   }
 
-  const fs::path dir(out_dir);
+  const fs::path dir(o.out);
   std::error_code ec;
   fs::create_directories(dir / "runs", ec);
   if (ec || !fs::is_directory(dir / "runs")) {
@@ -541,12 +876,10 @@ int run_sweep(const std::string& spec_file, const std::string& out_dir, long job
   }
   write_atomically(dir / "points.json", points_json(spec, points).dump(2) + "\n");
 
-  // This shard's points, less those already done.
+  // Those points, less the ones already done.
   std::vector<std::size_t> todo;
-  std::size_t share = 0, skipped = 0;
-  for (std::size_t k = 0; k < points.size(); ++k) {
-    if (k % shard_count != shard_index) continue;
-    ++share;
+  std::size_t skipped = 0;
+  for (const std::size_t k : mine) {
     const Json r = read_result(dir / "runs" / points[k].id / "result.json");
     if (!r.is_null() && r["status"] == "ok") {
       ++skipped;
@@ -554,11 +887,29 @@ int run_sweep(const std::string& spec_file, const std::string& out_dir, long job
       todo.push_back(k);
     }
   }
-  if (!quiet) {
-    std::cout << "nibble sweep: " << points.size() << " points, " << share << " in shard "
-              << shard_index << "/" << shard_count << ", " << skipped << " already ok, "
-              << todo.size() << " to run, " << jobs << " at once\n"
+  const std::size_t share = mine.size();
+  if (!o.quiet) {
+    std::cout << "nibble sweep: " << points.size() << " points, " << share;
+    if (o.point.empty()) {
+      std::cout << " in shard " << shard_index << "/" << shard_count;
+    } else {
+      std::cout << " named";
+    }
+    std::cout << ", " << skipped << " already ok, " << todo.size() << " to run, " << jobs
+              << " at once\n"
               << std::flush;
+  }
+
+  // The generated traces these points run, each written once (shards share them).
+  if (!spec.trace.is_null()) {
+    fs::create_directories(dir / "traces", ec);
+    std::set<std::string> done;
+    for (const std::size_t k : todo) {
+      const Point& p = points[k];
+      const fs::path file = dir / "traces" / p.trace_file;
+      if (!done.insert(p.trace_file).second || fs::is_regular_file(file)) continue;
+      write_atomically(file, json_to_text(generate_trace(trace_request(spec, p)).trace));
+    }
   }
 
   const bool tty = isatty(STDOUT_FILENO) == 1;
@@ -577,14 +928,16 @@ int run_sweep(const std::string& spec_file, const std::string& out_dir, long job
         std::vector<std::string> args = {"nibble", "run", "--config", spec.config};
         for (const std::string& s : spec.sets) {
           args.push_back("--set");
-          args.push_back(s);
+          args.push_back(for_the_run(spec, s));
         }
         for (const auto& a : p.assignments) {
+          if (is_trace_key(a.first)) continue;  // in the generated trace
           args.push_back("--set");
-          args.push_back(assignment_text(a));
+          args.push_back(for_the_run(spec, assignment_text(a)));
         }
         args.push_back("--workload");
-        args.push_back(spec.workload_paths[p.workload]);
+        args.push_back(p.trace_file.empty() ? spec.workload_paths[p.workload]
+                                            : (dir / "traces" / p.trace_file).string());
         args.push_back("--out");
         args.push_back((pdir / "run").string());
         args.push_back("--quiet");
@@ -611,7 +964,7 @@ int run_sweep(const std::string& spec_file, const std::string& out_dir, long job
         continue;
       }
       Json result = {{"id", p.id},
-                     {"workload", spec.workloads[p.workload]},
+                     {"workload", workload_label(spec, p)},
                      {"assignments", assignments_json(p.assignments)}};
       Json metrics = Json::object();
       std::string error;
@@ -640,7 +993,7 @@ int run_sweep(const std::string& spec_file, const std::string& out_dir, long job
       write_atomically(pdir / "result.json", result.dump(2) + "\n");
       ++finished;
       if (!error.empty()) ++failed;
-      if (!quiet) {
+      if (!o.quiet) {
         const auto now = std::chrono::steady_clock::now();
         const double elapsed = std::chrono::duration<double>(now - r.start).count();
         std::cout << "[" << finished << "/" << todo.size() << "] " << p.id << " "
@@ -663,7 +1016,7 @@ int run_sweep(const std::string& spec_file, const std::string& out_dir, long job
     return 130;
   }
   // Points skipped as ok count as ok; any failed one (this run's) makes the status 1.
-  if (!quiet) {
+  if (!o.quiet) {
     std::cout << "nibble sweep: " << share - failed << " ok, " << failed << " failed; "
               << "results in " << (dir / "runs").string() << "\n";
   }
@@ -766,23 +1119,33 @@ int merge_sweep(const std::string& dir_text, bool check) {
 
 int sweep_command(int argc, char* argv[]) {
   const bool merge = argc >= 2 && std::string(argv[1]) == "merge";
-  std::string target, out_dir;
-  long jobs = -1, shard_index = -1, shard_count = -1;
-  bool quiet = false, check = false;
+  SweepOptions o;
+  std::string target;
+  bool check = false;
   po::options_description options("options");
   options.add_options()("help,h", "show this help");
   if (merge) {
     options.add_options()("check", po::bool_switch(&check),
                           "exit 1 when a point is missing or failed");
   } else {
-    options.add_options()("out,o", po::value(&out_dir)->value_name("DIR"), "output directory")(
-        "jobs,j", po::value(&jobs)->value_name("N"),
-        "runs at once (default: the hardware threads)")(
-        "shard-index", po::value(&shard_index)->value_name("I"),
+    options.add_options()("out,o", po::value(&o.out)->value_name("DIR"), "output directory")(
+        "jobs,j", po::value(&o.jobs)->value_name("N"),
+        "runs at once (default: the hardware threads; with --emit-slurm: 1 per task)")(
+        "shard-index", po::value(&o.shard_index)->value_name("I"),
         "run the points k with k mod N == I (default: $SLURM_ARRAY_TASK_ID, else 0)")(
-        "shard-count", po::value(&shard_count)->value_name("N"),
-        "the number of shards (default: $SLURM_ARRAY_TASK_COUNT, else 1)")(
-        "quiet,q", po::bool_switch(&quiet), "print nothing but errors");
+        "shard-count", po::value(&o.shard_count)->value_name("N"),
+        "the number of shards (default: $SLURM_ARRAY_TASK_COUNT, else 1; with --emit-slurm: "
+        "one per point, at most 1000)")("point", po::value(&o.point)->value_name("ID"),
+                                        "run only the point with this id")(
+        "emit-slurm", po::value(&o.emit_slurm)->value_name("FILE"),
+        "write an sbatch job-array script that runs the shards, and run nothing")(
+        "sbatch", po::value(&o.sbatch)->value_name("OPTION")->composing(),
+        "with --emit-slurm: one more #SBATCH line (repeatable), e.g. --sbatch=--partition=cpu")(
+        "array-limit", po::value(&o.array_limit)->value_name("M"),
+        "with --emit-slurm: at most M array tasks at once (--array=0-N%M)")(
+        "emit-joblist", po::value(&o.emit_joblist)->value_name("FILE"),
+        "write one command per point (of this shard), for GNU parallel or xargs, and run nothing")(
+        "quiet,q", po::bool_switch(&o.quiet), "print nothing but errors");
   }
   po::options_description all;
   all.add(options).add_options()("target", po::value(&target));
@@ -806,7 +1169,8 @@ int sweep_command(int argc, char* argv[]) {
   }
   if (merge) return merge_sweep(target, check);
   if (target.empty()) throw InputError("sweep: SPEC.json (the sweep spec) is required");
-  return run_sweep(target, out_dir, jobs, shard_index, shard_count, quiet);
+  o.spec = target;
+  return run_sweep(o);
 }
 
 }  // namespace nibble

@@ -12,6 +12,7 @@
 #include <boost/program_options.hpp>
 
 #include "sim/app/commands.h"
+#include "sim/app/trace_generation.h"
 #include "sim/error.h"
 #include "workloads/generators/expand.h"
 #include "workloads/generators/network.h"
@@ -109,6 +110,124 @@ std::string with_commas(uint64_t v) {
 
 }  // namespace
 
+GeneratedTrace generate_trace(const TraceRequest& r) {
+  if (r.network.empty() == r.graph.empty()) {
+    throw InputError(r.network.empty() ? "trace: --network NAME or --graph FILE is required"
+                                       : "trace: give --network or --graph, not both");
+  }
+  if (r.recipe.empty()) throw InputError("trace: --recipe R is required");
+  const auto recipe = parse_recipe(r.recipe);
+  if (!recipe) {
+    throw InputError("trace: unknown recipe '" + r.recipe +
+                     "' (expected one of: " + recipe_names() + ")");
+  }
+  const auto first_last = parse_first_last(r.first_last);
+  if (!first_last) {
+    throw InputError("trace: --first-last: expected fp16, hfp8 or recipe, found '" + r.first_last +
+                     "'");
+  }
+  const uint64_t batch = r.batch.empty() ? 0 : parse_count("--batch", r.batch);
+
+  Network net;
+  Json source = Json::object();
+  source["generator"] = "nibble trace";
+  std::string what;
+  if (!r.network.empty() && find_zoo_entry(r.network) == nullptr) {
+    try {
+      build_network(r.network, {});  // throws: unknown network, with the list
+    } catch (const InputError& e) {
+      throw InputError(std::string("trace: ") + e.what());
+    }
+  }
+  if (!r.network.empty()) {
+    const ZooEntry* entry = find_zoo_entry(r.network);
+    if (batch == 0) throw InputError("trace: --batch B is required with --network");
+    ZooOptions zoo;
+    zoo.batch = batch;
+    if (!r.input.empty()) {
+      if (entry->input != ZooInput::kImage) {
+        throw InputError("trace: --input applies to image networks, not to " + r.network +
+                         (entry->input == ZooInput::kSequence ? " (use --seq-len)" : ""));
+      }
+      std::tie(zoo.height, zoo.width) = parse_size(r.input);
+    }
+    if (!r.seq_len.empty()) {
+      if (entry->input != ZooInput::kSequence) {
+        throw InputError(
+            "trace: --seq-len applies to transformer-base, bert-base and lstm, not "
+            "to " +
+            r.network);
+      }
+      zoo.seq_len = parse_count("--seq-len", r.seq_len);
+    }
+    if (!r.classes.empty()) {
+      if (!entry->has_classes) {
+        throw InputError("trace: --classes applies to classifiers, not to " + r.network);
+      }
+      zoo.classes = parse_count("--classes", r.classes);
+    }
+    try {
+      net = build_network(r.network, zoo);
+    } catch (const InputError& e) {
+      throw InputError(std::string("trace: ") + e.what());
+    }
+    source["network"] = r.network;
+    source["batch"] = batch;
+    source["recipe"] = r.recipe;
+    std::string shape;
+    if (entry->input == ZooInput::kImage) {
+      const Layer& first = net.layers.front();
+      shape = std::to_string(first.h) + "x" + std::to_string(first.w);
+      source["input"] = shape;
+      shape = "input " + shape;
+    } else if (entry->input == ZooInput::kSequence) {
+      const uint64_t len = net.layers.front().rows;  // the token embedding's rows
+      source["seq_len"] = len;
+      shape = "sequence length " + std::to_string(len);
+    }
+    if (entry->has_classes) {
+      const Layer& logits = net.layers.back();
+      source["classes"] = logits.elements;
+    }
+    what =
+        r.network + " (batch " + std::to_string(batch) + (shape.empty() ? "" : ", " + shape) + ")";
+  } else {
+    for (const auto& [flag, text] :
+         {std::pair<const char*, const std::string*>{"--input", &r.input},
+          {"--seq-len", &r.seq_len},
+          {"--classes", &r.classes}}) {
+      if (!text->empty()) {
+        throw InputError(std::string("trace: ") + flag +
+                         " applies to --network only (a graph fixes its shapes)");
+      }
+    }
+    net = read_network(r.graph);
+    if (batch != 0) net.batch = batch;
+    source["graph"] = r.graph;
+    source["network"] = net.name;
+    source["batch"] = net.batch;
+    source["recipe"] = r.recipe;
+    what = "the layer graph " + r.graph + " (" + net.name + ", batch " + std::to_string(net.batch) +
+           ")";
+  }
+  source["first_last"] = r.first_last;
+  const uint64_t per_sample = forward_macs(net);
+  source["forward_macs"] = per_sample * net.batch;
+
+  ExpandOptions expand;
+  expand.recipe = *recipe;
+  expand.first_last = *first_last;
+  const std::string description = "One training iteration of " + what + " under the " + r.recipe +
+                                  " recipe (first and last weight layers: " + r.first_last +
+                                  "): forward, backward and update ops, written by nibble trace.";
+  GeneratedTrace out;
+  out.trace = make_trace(net, expand, description, source);
+  out.what = what;
+  out.per_sample_macs = per_sample;
+  out.net = std::move(net);
+  return out;
+}
+
 int trace_command(int argc, char* argv[]) {
   std::string network, graph, batch_text, recipe_text, input_text, seq_len_text, classes_text,
       first_last_text = "fp16", out_file, save_graph;
@@ -143,118 +262,27 @@ int trace_command(int argc, char* argv[]) {
   }
 
   // Check every option before building or writing anything.
-  if (network.empty() == graph.empty()) {
-    throw InputError(network.empty() ? "trace: --network NAME or --graph FILE is required"
-                                     : "trace: give --network or --graph, not both");
+  // (-o is checked after the network, the recipe and --first-last, as it always was.)
+  if (out_file.empty() && network.empty() != graph.empty() && parse_recipe(recipe_text) &&
+      parse_first_last(first_last_text)) {
+    throw InputError("trace: -o FILE (the trace to write) is required");
   }
-  if (recipe_text.empty()) throw InputError("trace: --recipe R is required");
-  const auto recipe = parse_recipe(recipe_text);
-  if (!recipe) {
-    throw InputError("trace: unknown recipe '" + recipe_text +
-                     "' (expected one of: " + recipe_names() + ")");
+  if (!save_graph.empty() && network.empty()) {
+    throw InputError("trace: --save-graph applies to --network only (a graph fixes its shapes)");
   }
-  const auto first_last = parse_first_last(first_last_text);
-  if (!first_last) {
-    throw InputError("trace: --first-last: expected fp16, hfp8 or recipe, found '" +
-                     first_last_text + "'");
-  }
-  if (out_file.empty()) throw InputError("trace: -o FILE (the trace to write) is required");
-  const uint64_t batch = batch_text.empty() ? 0 : parse_count("--batch", batch_text);
-
-  Network net;
-  Json source = Json::object();
-  source["generator"] = "nibble trace";
-  std::string what;
-  if (!network.empty() && find_zoo_entry(network) == nullptr) {
-    try {
-      build_network(network, {});  // throws: unknown network, with the list
-    } catch (const InputError& e) {
-      throw InputError(std::string("trace: ") + e.what());
-    }
-  }
-  if (!network.empty()) {
-    const ZooEntry* entry = find_zoo_entry(network);
-    if (batch == 0) throw InputError("trace: --batch B is required with --network");
-    ZooOptions zoo;
-    zoo.batch = batch;
-    if (!input_text.empty()) {
-      if (entry->input != ZooInput::kImage) {
-        throw InputError("trace: --input applies to image networks, not to " + network +
-                         (entry->input == ZooInput::kSequence ? " (use --seq-len)" : ""));
-      }
-      std::tie(zoo.height, zoo.width) = parse_size(input_text);
-    }
-    if (!seq_len_text.empty()) {
-      if (entry->input != ZooInput::kSequence) {
-        throw InputError(
-            "trace: --seq-len applies to transformer-base, bert-base and lstm, not "
-            "to " +
-            network);
-      }
-      zoo.seq_len = parse_count("--seq-len", seq_len_text);
-    }
-    if (!classes_text.empty()) {
-      if (!entry->has_classes) {
-        throw InputError("trace: --classes applies to classifiers, not to " + network);
-      }
-      zoo.classes = parse_count("--classes", classes_text);
-    }
-    try {
-      net = build_network(network, zoo);
-    } catch (const InputError& e) {
-      throw InputError(std::string("trace: ") + e.what());
-    }
-    source["network"] = network;
-    source["batch"] = batch;
-    source["recipe"] = recipe_text;
-    std::string shape;
-    if (entry->input == ZooInput::kImage) {
-      const Layer& first = net.layers.front();
-      shape = std::to_string(first.h) + "x" + std::to_string(first.w);
-      source["input"] = shape;
-      shape = "input " + shape;
-    } else if (entry->input == ZooInput::kSequence) {
-      const uint64_t len = net.layers.front().rows;  // the token embedding's rows
-      source["seq_len"] = len;
-      shape = "sequence length " + std::to_string(len);
-    }
-    if (entry->has_classes) {
-      const Layer& logits = net.layers.back();
-      source["classes"] = logits.elements;
-    }
-    what = network + " (batch " + std::to_string(batch) + (shape.empty() ? "" : ", " + shape) + ")";
-  } else {
-    for (const auto& [flag, text] :
-         {std::pair<const char*, const std::string*>{"--input", &input_text},
-          {"--seq-len", &seq_len_text},
-          {"--classes", &classes_text},
-          {"--save-graph", &save_graph}}) {
-      if (!text->empty()) {
-        throw InputError(std::string("trace: ") + flag +
-                         " applies to --network only (a graph fixes its shapes)");
-      }
-    }
-    net = read_network(graph);
-    if (batch != 0) net.batch = batch;
-    source["graph"] = graph;
-    source["network"] = net.name;
-    source["batch"] = net.batch;
-    source["recipe"] = recipe_text;
-    what =
-        "the layer graph " + graph + " (" + net.name + ", batch " + std::to_string(net.batch) + ")";
-  }
-  source["first_last"] = first_last_text;
-  const uint64_t per_sample = forward_macs(net);
-  source["forward_macs"] = per_sample * net.batch;
-
-  ExpandOptions expand;
-  expand.recipe = *recipe;
-  expand.first_last = *first_last;
-  const std::string description = "One training iteration of " + what + " under the " +
-                                  recipe_text +
-                                  " recipe (first and last weight layers: " + first_last_text +
-                                  "): forward, backward and update ops, written by nibble trace.";
-  const Json trace = make_trace(net, expand, description, source);
+  TraceRequest request;
+  request.network = network;
+  request.graph = graph;
+  request.batch = batch_text;
+  request.recipe = recipe_text;
+  request.input = input_text;
+  request.seq_len = seq_len_text;
+  request.classes = classes_text;
+  request.first_last = first_last_text;
+  const GeneratedTrace generated = generate_trace(request);
+  const Json& trace = generated.trace;
+  const Network& net = generated.net;
+  const uint64_t per_sample = generated.per_sample_macs;
 
   if (!save_graph.empty()) write_file_atomically(save_graph, json_to_text(network_to_json(net)));
   write_file_atomically(out_file, json_to_text(trace));

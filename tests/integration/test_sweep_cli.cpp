@@ -1,15 +1,25 @@
 // `nibble sweep` end to end: the expansion's order, counts and ids (hashes computed here by
 // hand), ids independent of --jobs, shards that partition the points and merge to the same
-// results.csv as one process, resuming, a failing point, bad specs (exit 2, one line, nothing
-// written) and the shipped example spec.
+// results.csv as one process, resuming (after a deleted result and after a kill), a failing
+// point, bad specs (exit 2, one line, nothing written), the emitted sbatch script and job list
+// (text checked, then run without a scheduler), --point, generated traces and the shipped specs.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sim/config.h"
@@ -335,6 +345,28 @@ TEST(SweepCli, BadSpecsWriteNothing) {
   EXPECT_EQ(nibble("sweep merge " + q(dir / "nowhere"), dir).status, 2);
 }
 
+// A relative energy.table in `set` or on an axis means what it would in the config file: beside
+// the config (configs/energy/7nm.json here), whatever the working directory (the runs start in
+// the source folder, where energy/7nm.json does not exist).
+TEST(SweepCli, RelativeEnergyTableIsBesideTheConfig) {
+  const fs::path dir = scratch();
+  Json spec = base_spec(dir);
+  spec["set"] = {"sim.ideal_memory=false", "energy.table=energy/7nm.json"};
+  spec["grid"] = {{"energy.table", {"energy/45nm.json", "energy/7nm-0.55v.json"}}};
+  const fs::path file = write_spec(dir, spec);
+  ASSERT_FALSE(fs::exists(kSource + "/energy/7nm.json"));
+  const Outcome o = nibble("sweep " + q(file) + " --out " + q(dir / "o") + " -q", dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  const std::vector<std::string> ids = ids_of(load(dir / "o" / "points.json"));
+  ASSERT_EQ(ids.size(), 2u);
+  const std::vector<std::string> tables = {"45nm.json", "7nm-0.55v.json"};
+  for (std::size_t i = 0; i < 2; ++i) {
+    const Json report = load(dir / "o" / "runs" / ids[i] / "run" / "report.json");
+    EXPECT_EQ(report.at("energy_pj").at("table").at("file"),
+              kSource + "/configs/energy/" + tables[i]);
+  }
+}
+
 // The shipped example runs (all four points ok) and merges.
 TEST(SweepCli, ShippedExampleRuns) {
   const fs::path dir = scratch();
@@ -344,6 +376,354 @@ TEST(SweepCli, ShippedExampleRuns) {
   const Outcome m = nibble("sweep merge " + q(dir / "o") + " --check", dir);
   EXPECT_EQ(m.status, 0);
   EXPECT_NE(m.out.find("4 points: 4 ok, 0 failed, 0 missing"), std::string::npos) << m.out;
+}
+
+// The shipped sweeps over generated traces: each expands (27 and 9 points, every trace generated
+// in memory to check it) and the cheapest point of recipe x network runs.
+TEST(SweepCli, ShippedTraceSweepsExpandAndRun) {
+  const fs::path dir = scratch();
+  for (const auto& [name, count] : std::vector<std::pair<std::string, std::size_t>>{
+           {"resnet18-array-scratchpad-dram", 27}, {"recipe-network", 9}}) {
+    const Outcome o = nibble("sweep configs/sweeps/" + name + ".json --out " + q(dir / name) +
+                                 " --emit-joblist " + q(dir / (name + ".txt")),
+                             dir);
+    ASSERT_EQ(o.status, 0) << name << ": " << o.err;
+    EXPECT_EQ(count_of(slurp(dir / (name + ".txt")), "\n"), count) << name;
+  }
+  // Point 0 of recipe x network: ResNet-18, batch 8, fp16.
+  std::istringstream list(slurp(dir / "recipe-network.txt"));
+  std::string first;
+  std::getline(list, first);
+  ASSERT_EQ(std::system(first.c_str()), 0) << first;
+  const std::string id = first.substr(first.find("--point ") + 8, 14);
+  const Json r = load(dir / "recipe-network" / "runs" / id / "result.json");
+  EXPECT_EQ(r.at("status"), "ok");
+  EXPECT_EQ(r.at("assignments"), (Json{{"trace.network", "resnet18"}, {"trace.recipe", "fp16"}}));
+  EXPECT_GT(r.at("metrics").at("cycles").get<double>(), 0);
+}
+
+// The emitted sbatch script, line by line; run as Slurm would (task i with SLURM_ARRAY_TASK_ID=i)
+// its three tasks merge to what one process gives.
+TEST(SweepCli, EmitSlurmScriptTextAndItsTasksMergeLikeOneProcess) {
+  const fs::path dir = scratch();
+  Json spec = base_spec(dir);
+  spec["grid"] = {{kRows, {8, 16}}, {kCols, {8, 16}}};
+  const fs::path file = write_spec(dir, spec);
+  const fs::path script = dir / "sweep.sbatch";
+  const Outcome o = nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --emit-slurm " +
+                               q(script) + " --shard-count 3 --jobs 2 --array-limit 2" +
+                               " --sbatch=--partition=cpu --sbatch=--time=00:10:00",
+                           dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  const std::string exe = fs::canonical(testing_support::kBinary).string();
+  const std::string out = (dir / "o").string();
+  const std::string want =
+      "#!/bin/bash\n"
+      "# A Nibble sweep as a Slurm job array: 4 points in 3 shards; task i runs the points k with "
+      "k mod 3 == i.\n"
+      "# Spec: " +
+      file.string() +
+      "\n"
+      "# Submit:  sbatch " +
+      script.string() +
+      "   (options on sbatch's command line override the #SBATCH lines)\n"
+      "# Merge:   " +
+      exe + " sweep merge " + out +
+      " --check\n"
+      "# A task that stops early keeps its finished points; submitting again resumes.\n"
+      "#SBATCH --job-name=nibble-sweep-spec\n"
+      "#SBATCH --array=0-2%2\n"
+      "#SBATCH --ntasks=1\n"
+      "#SBATCH --cpus-per-task=2\n"
+      "#SBATCH --output=" +
+      out +
+      "/slurm/%A_%a.out\n"
+      "#SBATCH --partition=cpu\n"
+      "#SBATCH --time=00:10:00\n"
+      "set -euo pipefail\n"
+      "exec " +
+      exe + " sweep " + file.string() + " --out " + out +
+      " --jobs 2 --shard-index \"$SLURM_ARRAY_TASK_ID\" --shard-count 3\n";
+  EXPECT_EQ(slurp(script), want);
+  // Nothing runs: the output folder holds only the logs' folder, made for Slurm.
+  std::vector<std::string> made;
+  for (const auto& e : fs::directory_iterator(dir / "o")) made.push_back(e.path().filename());
+  EXPECT_EQ(made, std::vector<std::string>{"slurm"});
+  // Without --shard-count: one task per point.
+  ASSERT_EQ(nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --emit-slurm " +
+                       q(dir / "one-each.sbatch"),
+                   dir)
+                .status,
+            0);
+  EXPECT_NE(slurp(dir / "one-each.sbatch").find("#SBATCH --array=0-3\n"), std::string::npos);
+
+  for (int task = 0; task < 3; ++task) {
+    const std::string cmd = "cd " + q(dir) + " && SLURM_ARRAY_TASK_ID=" + std::to_string(task) +
+                            " bash " + q(script) + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << task;
+  }
+  ASSERT_EQ(nibble("sweep merge " + q(dir / "o") + " --check", dir).status, 0);
+  ASSERT_EQ(nibble("sweep " + q(file) + " --out " + q(dir / "ref") + " -q", dir).status, 0);
+  ASSERT_EQ(nibble("sweep merge " + q(dir / "ref"), dir).status, 0);
+  EXPECT_EQ(slurp(dir / "o" / "results.csv"), slurp(dir / "ref" / "results.csv"));
+
+  for (const std::string& args : std::vector<std::string>{" --shard-count 1001", " --shard-index 0",
+                                                          " --array-limit 0", " --jobs 0"}) {
+    const Outcome bad = nibble("sweep " + q(file) + " --out " + q(dir / "bad") + " --emit-slurm " +
+                                   q(dir / "bad.sbatch") + args,
+                               dir);
+    EXPECT_EQ(bad.status, 2) << args;
+    EXPECT_EQ(count_of(bad.err, "\n"), 1u) << args << bad.err;
+    EXPECT_FALSE(fs::exists(dir / "bad.sbatch")) << args;
+    EXPECT_FALSE(fs::exists(dir / "bad")) << args;
+  }
+  EXPECT_EQ(nibble("sweep " + q(file) + " --out " + q(dir / "bad") + " --sbatch=--x", dir).status,
+            2);
+}
+
+// The job list: one `--point ID` command per point of the shard; run one by one (as GNU parallel
+// would) they give what one process gives.
+TEST(SweepCli, EmitJoblistTextAndItsCommandsMergeLikeOneProcess) {
+  const fs::path dir = scratch();
+  Json spec = base_spec(dir);
+  spec["grid"] = {{kRows, {8, 16, 32}}};
+  const fs::path file = write_spec(dir, spec);
+  const fs::path list = dir / "jobs.txt";
+  ASSERT_EQ(
+      nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --emit-joblist " + q(list), dir)
+          .status,
+      0);
+  ASSERT_EQ(nibble("sweep " + q(file) + " --out " + q(dir / "ref") + " -q", dir).status, 0);
+  const std::vector<std::string> ids = ids_of(load(dir / "ref" / "points.json"));
+  ASSERT_EQ(ids.size(), 3u);
+  const std::string prefix = fs::canonical(testing_support::kBinary).string() + " sweep " +
+                             file.string() + " --out " + (dir / "o").string() + " --point ";
+  EXPECT_EQ(slurp(list), prefix + ids[0] + " --quiet\n" + prefix + ids[1] + " --quiet\n" + prefix +
+                             ids[2] + " --quiet\n");
+  EXPECT_FALSE(fs::exists(dir / "o"));  // emitting runs nothing
+  // A shard's list: points 1 (1 mod 2 == 1) only.
+  ASSERT_EQ(nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --emit-joblist " +
+                       q(dir / "odd.txt") + " --shard-index 1 --shard-count 2",
+                   dir)
+                .status,
+            0);
+  EXPECT_EQ(slurp(dir / "odd.txt"), prefix + ids[1] + " --quiet\n");
+
+  std::istringstream lines(slurp(list));
+  for (std::string line; std::getline(lines, line);) {
+    ASSERT_EQ(std::system(line.c_str()), 0) << line;
+  }
+  ASSERT_EQ(nibble("sweep merge " + q(dir / "o") + " --check", dir).status, 0);
+  ASSERT_EQ(nibble("sweep merge " + q(dir / "ref"), dir).status, 0);
+  EXPECT_EQ(slurp(dir / "o" / "results.csv"), slurp(dir / "ref" / "results.csv"));
+  // A point already ok is skipped: its result stays as it was.
+  const fs::path r0 = dir / "o" / "runs" / ids[0] / "result.json";
+  const auto t0 = fs::last_write_time(r0);
+  const Outcome again =
+      nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --point " + ids[0], dir);
+  EXPECT_EQ(again.status, 0);
+  EXPECT_NE(again.out.find("1 named, 1 already ok, 0 to run"), std::string::npos) << again.out;
+  EXPECT_EQ(fs::last_write_time(r0), t0);
+}
+
+// --point: an unknown id, or with shard options, is refused (exit 2, one line, nothing written).
+TEST(SweepCli, PointRefusesUnknownIdsAndShards) {
+  const fs::path dir = scratch();
+  Json spec = base_spec(dir);
+  spec["grid"] = {{kRows, {8, 16}}};
+  const fs::path file = write_spec(dir, spec);
+  const Outcome unknown =
+      nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --point p0002-00000000", dir);
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.err.find("--point: no point \"p0002-00000000\""), std::string::npos)
+      << unknown.err;
+  const std::string first = expected_id(0, "tiny.json", {kRows + "=8"});
+  const Outcome sharded = nibble(
+      "sweep " + q(file) + " --out " + q(dir / "o") + " --point " + first + " --shard-count 2",
+      dir);
+  EXPECT_EQ(sharded.status, 2);
+  EXPECT_EQ(count_of(sharded.err, "\n"), 1u) << sharded.err;
+  EXPECT_FALSE(fs::exists(dir / "o"));
+  const Outcome one =
+      nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --point " + first, dir);
+  EXPECT_EQ(one.status, 0) << one.err;
+  EXPECT_TRUE(fs::exists(dir / "o" / "runs" / first / "result.json"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "o" / "runs"), fs::directory_iterator()), 1);
+}
+
+// A spec with a `trace` object: the sweep generates one trace per distinct trace.* assignment
+// (byte for byte what `nibble trace` writes), named for what it is and the FNV-1a hash of the
+// request; points.json's workload is that file; config keys still go to the runs.
+TEST(SweepCli, GeneratedTraces) {
+  const fs::path dir = scratch();
+  Json spec = base_spec(dir);
+  spec.erase("workloads");
+  spec["trace"] = {{"network", "mlp"}, {"batch", 2}};
+  spec["grid"] = {{"trace.recipe", {"fp16", "int4-fp4"}}, {kRows, {8, 16}}};
+  const fs::path file = write_spec(dir, spec);
+  const Outcome o = nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --jobs 2", dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  const auto trace_name = [](const std::string& recipe) {
+    const std::string request = "network=mlp\ngraph=\nbatch=2\nrecipe=" + recipe +
+                                "\ninput=\nseq_len=\nclasses=\nfirst_last=fp16\n";
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char c : request) {
+      h ^= c;
+      h *= 0x100000001b3ULL;
+    }
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08llx", static_cast<unsigned long long>(h & 0xffffffffULL));
+    return "mlp-b2-" + recipe + "-" + hex + ".json";
+  };
+  const Json points = load(dir / "o" / "points.json");
+  // The canonical workload: the trace object as compact JSON, its keys as the spec writes them.
+  const std::string workload = "trace {\"network\":\"mlp\",\"batch\":2}";
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"fp16", "8"}, {"fp16", "16"}, {"int4-fp4", "8"}, {"int4-fp4", "16"}};
+  ASSERT_EQ(points.at("points").size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const Json& p = points["points"][i];
+    EXPECT_EQ(p.at("id"), expected_id(i, workload,
+                                      {"trace.recipe=\"" + want[i].first + "\"",
+                                       kRows + "=" + want[i].second}));
+    EXPECT_EQ(p.at("workload"), "traces/" + trace_name(want[i].first));
+  }
+  std::set<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir / "o" / "traces")) {
+    files.insert(e.path().filename());
+  }
+  EXPECT_EQ(files, (std::set<std::string>{trace_name("fp16"), trace_name("int4-fp4")}));
+  ASSERT_EQ(
+      nibble("trace --network mlp --batch 2 --recipe int4-fp4 -o " + q(dir / "t.json"), dir).status,
+      0);
+  EXPECT_EQ(slurp(dir / "o" / "traces" / trace_name("int4-fp4")), slurp(dir / "t.json"));
+  // Point 3 (int4-fp4, 16 rows) is that trace run with the spec's set and its row count.
+  ASSERT_EQ(
+      nibble("run --config configs/default.json --set sim.ideal_memory=false --set " + kRows +
+                 "=16 --workload " + q(dir / "t.json") + " --out " + q(dir / "direct") + " -q",
+             dir)
+          .status,
+      0);
+  const std::string id3 = points["points"][3].at("id");
+  EXPECT_EQ(load(dir / "o" / "runs" / id3 / "result.json").at("metrics").at("cycles"),
+            load(dir / "direct" / "report.json").at("cycles"));
+  ASSERT_EQ(nibble("sweep merge " + q(dir / "o"), dir).status, 0);
+  const std::string csv = slurp(dir / "o" / "results.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "id,workload,trace.recipe," + kRows + ",status,cycles,energy_pj.total,no.such.metric");
+
+  // Bad trace options: exit 2, one line naming the spec and the path, nothing written.
+  struct Case {
+    std::string where;
+    Json spec;
+  };
+  std::vector<Case> cases;
+  {
+    Json u = spec;
+    u["grid"]["trace.batch"] = {1, 0};
+    cases.push_back({".trace (with trace.recipe=\"fp16\", trace.batch=0): trace: --batch", u});
+  }
+  {
+    Json u = spec;
+    u["trace"]["depth"] = 3;
+    cases.push_back({".trace.depth: unknown key", u});
+  }
+  {
+    Json u = spec;
+    u["trace"]["network"] = "resnet1000";
+    cases.push_back({".trace (with trace.recipe=\"fp16\"): trace: ", u});
+  }
+  {
+    Json u = base_spec(dir);
+    u["grid"] = {{"trace.recipe", {"fp16"}}};
+    cases.push_back({".grid.trace.recipe: a trace.* key varies the generated traces", u});
+  }
+  {
+    Json u = spec;
+    u["workloads"] = {"tiny.json"};
+    cases.push_back({".trace: give \"workloads\"", u});
+  }
+  {
+    Json u = spec;
+    u["grid"]["trace.batch"] = {1.5};
+    cases.push_back({".grid.trace.batch[0]: expected a string or an integer", u});
+  }
+  for (const Case& c : cases) {
+    const fs::path bad = write_spec(dir, c.spec, "bad.json");
+    const Outcome b = nibble("sweep " + q(bad) + " --out " + q(dir / "bad"), dir);
+    EXPECT_EQ(b.status, 2) << c.where;
+    EXPECT_EQ(count_of(b.err, "\n"), 1u) << c.where << ": " << b.err;
+    EXPECT_NE(b.err.find(bad.string() + ": " + c.where), std::string::npos) << b.err;
+    EXPECT_FALSE(fs::exists(dir / "bad")) << c.where;
+  }
+}
+
+// Killed mid-sweep (SIGKILL to its whole process group, runs included): the points finished
+// before keep their results, no half-written result.json is left, and a rerun runs only the rest
+// and merges to what an uninterrupted sweep gives. Each point is a 512^3 GEMM at cycle fidelity
+// (about 0.7 s here), one at a time, so the kill lands while points remain.
+TEST(SweepCli, KilledMidSweepResumes) {
+  const fs::path dir = scratch();
+  write(dir / "slow.json", R"({"format": "nibble-trace", "version": 1, "name": "slow-gemm",
+ "ops": [{"name": "g", "type": "gemm", "pass": "fwd", "M": 512, "N": 512, "K": 512,
+          "precision": {"a": "int4", "b": "int4", "out": "fp16"}}]})");
+  Json spec = base_spec(dir);
+  spec["workloads"] = {"slow.json"};
+  spec["set"] = {"sim.ideal_memory=false", "sim.fidelity=cycle"};
+  spec["grid"] = {{"sim.seed", {1, 2, 3}}};
+  const fs::path file = write_spec(dir, spec);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setpgid(0, 0);
+    const std::string out = (dir / "o").string();
+    const std::string f = file.string();
+    execl(testing_support::kBinary.c_str(), "nibble", "sweep", f.c_str(), "--out", out.c_str(),
+          "--jobs", "1", "--quiet", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  // Wait (at most 120 s) for the first result, then kill everything.
+  std::size_t done = 0;
+  for (int i = 0; i < 12000 && done == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    done = 0;
+    if (fs::exists(dir / "o" / "runs")) {
+      for (const auto& e : fs::directory_iterator(dir / "o" / "runs")) {
+        done += fs::exists(e.path() / "result.json");
+      }
+    }
+  }
+  kill(-pid, SIGKILL);
+  int raw = 0;
+  waitpid(pid, &raw, 0);
+  ASSERT_TRUE(WIFSIGNALED(raw));
+  const std::vector<std::string> ids = ids_of(load(dir / "o" / "points.json"));
+  ASSERT_EQ(ids.size(), 3u);
+  std::size_t ok = 0;
+  for (const std::string& id : ids) {
+    const fs::path r = dir / "o" / "runs" / id / "result.json";
+    if (fs::exists(r)) {
+      EXPECT_EQ(load(r).at("status"), "ok") << id;  // whole and parseable
+      ++ok;
+    }
+  }
+  ASSERT_GE(ok, 1u);
+  ASSERT_LT(ok, 3u) << "the sweep finished before the kill; the test needs slower points";
+  const Outcome m = nibble("sweep merge " + q(dir / "o") + " --check", dir);
+  EXPECT_EQ(m.status, 1);
+  EXPECT_NE(m.out.find(std::to_string(3 - ok) + " missing"), std::string::npos) << m.out;
+
+  const Outcome resumed = nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --jobs 2", dir);
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_NE(
+      resumed.out.find(std::to_string(ok) + " already ok, " + std::to_string(3 - ok) + " to run"),
+      std::string::npos)
+      << resumed.out;
+  ASSERT_EQ(nibble("sweep merge " + q(dir / "o") + " --check", dir).status, 0);
+  ASSERT_EQ(nibble("sweep " + q(file) + " --out " + q(dir / "ref") + " -q", dir).status, 0);
+  ASSERT_EQ(nibble("sweep merge " + q(dir / "ref"), dir).status, 0);
+  EXPECT_EQ(slurp(dir / "o" / "results.csv"), slurp(dir / "ref" / "results.csv"));
 }
 
 }  // namespace
