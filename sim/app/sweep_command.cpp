@@ -1068,6 +1068,7 @@ int merge_sweep(const std::string& dir_text, bool check) {
   csv << '\n';
   std::vector<std::string> missing, failed;
   std::size_t ok = 0;
+  std::map<std::string, std::size_t> found;  // metric -> ok points whose report has it
   for (const Json& p : points["points"]) {
     const std::string id = p.at("id").get<std::string>();
     const Json r = read_result(dir / "runs" / id / "result.json");
@@ -1096,6 +1097,10 @@ int merge_sweep(const std::string& dir_text, bool check) {
                          : r["metrics"].value(name, Json());
     }
     row["metrics"] = values;
+    if (status == "ok") {
+      for (const Json& m : metrics)
+        found[m.get<std::string>()] += !values[m.get<std::string>()].is_null();
+    }
     csv << csv_field(id) << ',' << csv_field(p.at("workload").get<std::string>());
     for (const Json& k : keys)
       csv << ',' << csv_value(p["assignments"].value(k.get<std::string>(), Json()));
@@ -1110,6 +1115,15 @@ int merge_sweep(const std::string& dir_text, bool check) {
             << failed.size() << " failed, " << missing.size() << " missing\n";
   for (const std::string& m : missing) std::cout << "  missing " << m << '\n';
   for (const std::string& f : failed) std::cout << "  failed  " << f << '\n';
+  if (ok > 0) {
+    for (const Json& m : metrics) {
+      if (found[m.get<std::string>()] == 0) {
+        std::cout << "  warning: no ok point's report.json has the metric \""
+                  << m.get<std::string>()
+                  << "\" (a misspelt path? README.md gives report.json's fields)\n";
+      }
+    }
+  }
   std::cout << "  results " << (dir / "results.csv").string() << ", "
             << (dir / "results.jsonl").string() << '\n';
   return check && (!missing.empty() || !failed.empty()) ? 1 : 0;

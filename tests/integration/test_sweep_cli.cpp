@@ -189,6 +189,11 @@ TEST(SweepCli, ShardsPartitionAndMergeLikeOneProcess) {
   const Outcome m1 = nibble("sweep merge " + q(dir / "one") + " --check", dir);
   ASSERT_EQ(m1.status, 0) << m1.err;
   EXPECT_NE(m1.out.find("8 points: 8 ok, 0 failed, 0 missing"), std::string::npos) << m1.out;
+  // The spec's misspelt metric is pointed out; the real ones are not.
+  EXPECT_NE(m1.out.find("warning: no ok point's report.json has the metric \"no.such.metric\""),
+            std::string::npos)
+      << m1.out;
+  EXPECT_EQ(count_of(m1.out, "warning"), 1u) << m1.out;
 
   std::set<std::string> seen;
   for (int i = 0; i < 3; ++i) {
