@@ -1,5 +1,7 @@
 #include "sim/report.h"
 
+#include "sim/atomic_file.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -269,22 +271,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Writes `text` to dir/name through a temporary file and a rename.
-void write_file_atomically(const fs::path& dir, const std::string& name, const std::string& text) {
-  const fs::path tmp = dir / ("." + name + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      throw InputError((dir / name).string() + ": cannot write (" + std::strerror(errno) + ")");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, dir / name, ec);
-  if (ec) throw InputError((dir / name).string() + ": cannot write (" + ec.message() + ")");
-}
-
 }  // namespace
 
 void write_run_outputs(const std::string& dir, const RunInputs& in, const RunResult& result,
@@ -297,7 +283,7 @@ void write_run_outputs(const std::string& dir, const RunInputs& in, const RunRes
   // A report.json from an earlier run must not outlive a partial rewrite of its companions.
   fs::remove(fs::path(dir) / "report.json", ec);
 
-  write_file_atomically(dir, "config.resolved.json", in.resolved_config.dump(2) + "\n");
+  write_file_atomically(fs::path(dir) / "config.resolved.json", in.resolved_config.dump(2) + "\n");
 
   Stats stats;
   stats.add("sim.cycles", result.cycles, "cycle", "simulated core cycles");
@@ -322,20 +308,20 @@ void write_run_outputs(const std::string& dir, const RunInputs& in, const RunRes
   }
   std::ostringstream stats_text;
   stats.write_text(stats_text);
-  write_file_atomically(dir, "stats.txt", stats_text.str());
+  write_file_atomically(fs::path(dir) / "stats.txt", stats_text.str());
 
   if (streamed == nullptr) {
     std::ostringstream csv;
     write_ops_csv(csv, report);
-    write_file_atomically(dir, "ops.csv", csv.str());
-    write_file_atomically(dir, "report.json", report.dump(2) + "\n");
+    write_file_atomically(fs::path(dir) / "ops.csv", csv.str());
+    write_file_atomically(fs::path(dir) / "report.json", report.dump(2) + "\n");
     return;
   }
   fs::rename(streamed->csv, fs::path(dir) / "ops.csv", ec);
   if (ec) throw InputError(dir + "/ops.csv: cannot write (" + ec.message() + ")");
   // report.json: the report's members, then "ops" (its last member) from the entries written
   // while the run went, exactly as dump(2) of the whole report would print them.
-  const fs::path tmp = fs::path(dir) / ".report.json.tmp";
+  const fs::path tmp = temporary_beside(fs::path(dir) / "report.json");
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     std::string head = report.dump(2);
@@ -354,8 +340,7 @@ void write_run_outputs(const std::string& dir, const RunInputs& in, const RunRes
     }
   }
   fs::remove(streamed->json, ec);
-  fs::rename(tmp, fs::path(dir) / "report.json", ec);
-  if (ec) throw InputError(dir + "/report.json: cannot write (" + ec.message() + ")");
+  rename_into_place(tmp, fs::path(dir) / "report.json");
 }
 
 namespace {

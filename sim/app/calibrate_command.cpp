@@ -35,6 +35,7 @@
 
 #include "sim/app/child_run.h"
 #include "sim/app/commands.h"
+#include "sim/atomic_file.h"
 #include "sim/config.h"
 #include "sim/energy.h"
 #include "sim/error.h"
@@ -622,30 +623,6 @@ Json calibration_json(const Spec& spec, const Setup& setup, const std::string& t
     c["points"].push_back(j);
   }
   return c;
-}
-
-// Writes `text` to a temporary file beside `target` (renamed into place later).
-fs::path write_temporary(const fs::path& target, const std::string& text) {
-  const fs::path tmp = target.parent_path() / ("." + target.filename().string() + ".tmp");
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw InputError(target.string() + ": cannot write (" + std::strerror(errno) + ")");
-  }
-  return tmp;
-}
-
-void rename_into_place(const fs::path& tmp, const fs::path& target) {
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw InputError(target.string() + ": cannot write (" + ec.message() + ")");
-  }
 }
 
 std::string pad(const std::string& s, std::size_t width) {

@@ -29,6 +29,7 @@
 
 #include "sim/app/child_run.h"
 #include "sim/app/commands.h"
+#include "sim/atomic_file.h"
 #include "sim/config.h"
 #include "sim/error.h"
 #include "sim/stats.h"
@@ -480,28 +481,6 @@ std::string compare_csv(const Json& c) {
 
 // ---- writing ----
 
-// Writes dir/name through a temporary file and a rename.
-void write_atomically(const fs::path& dir, const std::string& name, const std::string& text) {
-  const fs::path tmp = dir / ("." + name + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw InputError((dir / name).string() + ": cannot write (" + std::strerror(errno) + ")");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, dir / name, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw InputError((dir / name).string() + ": cannot write (" + ec.message() + ")");
-  }
-}
-
 // ---- the summary ----
 
 std::string with_commas(uint64_t v) {
@@ -720,8 +699,8 @@ int compare_command(int argc, char* argv[]) {
     if (ec) throw InputError(target.string() + ": cannot write (" + ec.message() + ")");
   }
   staging.keep();
-  write_atomically(dir, "compare.csv", csv);
-  write_atomically(dir, "compare.json", compare.dump(2) + "\n");
+  write_file_atomically(dir / "compare.csv", csv);
+  write_file_atomically(dir / "compare.json", compare.dump(2) + "\n");
   if (!quiet) print_compare(std::cout, compare, out_dir);
   return 0;
 }

@@ -37,6 +37,7 @@
 #include "sim/app/child_run.h"
 #include "sim/app/commands.h"
 #include "sim/app/trace_generation.h"
+#include "sim/atomic_file.h"
 #include "sim/config.h"
 #include "sim/error.h"
 #include "sim/stats.h"
@@ -548,30 +549,6 @@ void check_traces(const Spec& spec, const std::vector<Point>& points) {
 
 // ---- files ----
 
-// Writes `file` through a temporary file beside it (named for this process, so that shards
-// writing the same file do not collide) and a rename.
-void write_atomically(const fs::path& file, const std::string& text) {
-  const fs::path tmp = file.parent_path() /
-                       ("." + file.filename().string() + "." + std::to_string(getpid()) + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw InputError(file.string() + ": cannot write (" + std::strerror(errno) + ")");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, file, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw InputError(file.string() + ": cannot write (" + ec.message() + ")");
-  }
-}
-
 // A result.json, or null when there is none or it cannot be read.
 Json read_result(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -693,30 +670,57 @@ std::string sweep_prefix(const SweepOptions& o) {
          shell_word(absolute_text(o.out));
 }
 
-// The shard options, checked; without them $SLURM_ARRAY_TASK_ID/_COUNT, else 0 and 1.
-std::pair<uint64_t, uint64_t> shard_of(const SweepOptions& o) {
-  bool has_index = false, has_count = false;
-  uint64_t index = env_number("SLURM_ARRAY_TASK_ID", &has_index);
-  uint64_t count = env_number("SLURM_ARRAY_TASK_COUNT", &has_count);
-  if (!has_index) index = 0;
-  if (!has_count) count = 1;
+struct Shard {
+  uint64_t index = 0, count = 1;
+  std::string from;  // where they came from, when not from the options: for the progress line
+};
+
+// The shard options, checked. Without them, inside a Slurm job array, the task's place in the
+// array: index (ID - MIN) / STEP of COUNT, so that --array=1-4 or 0-7:2 covers every shard;
+// else shard 0 of 1.
+Shard shard_of(const SweepOptions& o) {
+  Shard shard;
+  bool has_id = false, has_count = false, has_min = false, has_step = false;
+  const uint64_t id = env_number("SLURM_ARRAY_TASK_ID", &has_id);
+  const uint64_t count = env_number("SLURM_ARRAY_TASK_COUNT", &has_count);
+  const uint64_t min = env_number("SLURM_ARRAY_TASK_MIN", &has_min);
+  uint64_t step = env_number("SLURM_ARRAY_TASK_STEP", &has_step);
+  if (!has_step || step == 0) step = 1;
+  if (o.shard_index == -1 && has_id) {
+    const uint64_t first = has_min ? min : 0;
+    if (id < first || (id - first) % step != 0) {
+      throw InputError("sweep: $SLURM_ARRAY_TASK_ID " + std::to_string(id) +
+                       " is not on the array's range (min " + std::to_string(first) + ", step " +
+                       std::to_string(step) +
+                       "); give --shard-index and --shard-count, or submit a range like "
+                       "--array=0-N");
+    }
+    shard.index = (id - first) / step;
+    shard.from = "from Slurm's array: $SLURM_ARRAY_TASK_ID " + std::to_string(id);
+  }
+  if (o.shard_count == -1 && has_count) {
+    shard.count = count;
+    if (shard.from.empty()) shard.from = "from Slurm's array";
+    shard.from += ", $SLURM_ARRAY_TASK_COUNT " + std::to_string(count);
+  }
   if (o.shard_index != -1) {
     if (o.shard_index < 0)
       throw InputError("sweep: --shard-index: expected an integer >= 0, found " +
                        std::to_string(o.shard_index));
-    index = static_cast<uint64_t>(o.shard_index);
+    shard.index = static_cast<uint64_t>(o.shard_index);
   }
   if (o.shard_count != -1) {
     if (o.shard_count < 1)
       throw InputError("sweep: --shard-count: expected an integer >= 1, found " +
                        std::to_string(o.shard_count));
-    count = static_cast<uint64_t>(o.shard_count);
+    shard.count = static_cast<uint64_t>(o.shard_count);
   }
-  if (index >= count) {
-    throw InputError("sweep: the shard index " + std::to_string(index) +
-                     " is not below the shard count " + std::to_string(count));
+  if (shard.index >= shard.count) {
+    throw InputError("sweep: the shard index " + std::to_string(shard.index) +
+                     " is not below the shard count " + std::to_string(shard.count) +
+                     (shard.from.empty() ? "" : " (" + shard.from + ")"));
   }
-  return {index, count};
+  return shard;
 }
 
 // The Slurm job array: task i runs shard i of N (each with --jobs J on J CPUs).
@@ -744,6 +748,18 @@ std::string slurm_script(const SweepOptions& o, const Spec& spec, std::size_t po
     throw InputError("sweep: --array-limit: expected an integer >= 1, found " +
                      std::to_string(o.array_limit));
   }
+  for (const std::string& extra : o.sbatch) {
+    for (const char* owned :
+         {"--array", "-a", "--output", "-o", "--cpus-per-task", "-c", "--ntasks", "-n"}) {
+      const std::string flag = owned;
+      if (extra == flag || extra.rfind(flag + "=", 0) == 0 ||
+          (flag.size() == 2 && extra.rfind(flag, 0) == 0)) {
+        throw InputError("sweep: --sbatch " + extra +
+                         ": the script sets that itself (--array from --shard-count and "
+                         "--array-limit, --cpus-per-task from --jobs, --output to DIR/slurm)");
+      }
+    }
+  }
   const std::string out = absolute_text(o.out);
   if (out.find_first_of(" \t\n'\"\\") != std::string::npos) {
     throw InputError("sweep: --emit-slurm: the output directory \"" + out +
@@ -760,7 +776,9 @@ std::string slurm_script(const SweepOptions& o, const Spec& spec, std::size_t po
     << " shards; task i runs the points k with k mod " << shards << " == i.\n"
     << "# Spec: " << absolute_text(spec.file) << "\n"
     << "# Submit:  sbatch " << shell_word(absolute_text(o.emit_slurm))
-    << "   (options on sbatch's command line override the #SBATCH lines)\n"
+    << "   (sbatch options override the #SBATCH lines; a narrower\n"
+    << "#          --array, e.g. sbatch --array=1 FILE, reruns only those shards; a wider one\n"
+    << "#          adds no shard: emit again with another --shard-count)\n"
     << "# Merge:   " << nibble << " sweep merge " << shell_word(out) << " --check\n"
     << "# A task that stops early keeps its finished points; submitting again resumes.\n"
     << "#SBATCH --job-name=nibble-sweep-" << name << "\n"
@@ -779,28 +797,32 @@ std::string slurm_script(const SweepOptions& o, const Spec& spec, std::size_t po
 // One command per point of the shard, each running that point alone (for GNU parallel, xargs,
 // ssh): points already ok are skipped by the command itself.
 std::string job_list(const SweepOptions& o, const std::vector<Point>& points) {
-  const auto [index, count] = shard_of(o);
+  const Shard shard = shard_of(o);
   const std::string prefix = sweep_prefix(o);
   std::string text;
   for (std::size_t k = 0; k < points.size(); ++k) {
-    if (k % count == index) text += prefix + " --point " + points[k].id + " --quiet\n";
+    if (k % shard.count == shard.index) text += prefix + " --point " + points[k].id + " --quiet\n";
   }
   return text;
 }
 
+// Writes the script or the list, and DIR with its points.json (so that `merge` works before
+// any point has run) and, for Slurm, DIR/slurm for the tasks' logs (sbatch does not make it).
 int emit(const SweepOptions& o, const Spec& spec, const std::vector<Point>& points) {
   std::string slurm, joblist;
   if (!o.emit_slurm.empty()) slurm = slurm_script(o, spec, points.size());
   if (!o.emit_joblist.empty()) joblist = job_list(o, points);
+  const fs::path dir(o.out);
+  const fs::path made = o.emit_slurm.empty() ? dir / "runs" : dir / "slurm";
+  std::error_code ec;
+  fs::create_directories(made, ec);
+  if (ec || !fs::is_directory(made)) {
+    throw InputError(made.string() + ": cannot create the output directory (" +
+                     (ec ? ec.message() : std::string("not a directory")) + ")");
+  }
+  write_file_atomically(dir / "points.json", points_json(spec, points).dump(2) + "\n");
   if (!o.emit_slurm.empty()) {
-    const fs::path logs = fs::path(absolute_text(o.out)) / "slurm";
-    std::error_code ec;
-    fs::create_directories(logs, ec);
-    if (ec) {
-      throw InputError(logs.string() + ": cannot create the folder for the tasks' logs (" +
-                       ec.message() + ")");
-    }
-    write_atomically(fs::absolute(o.emit_slurm), slurm);
+    write_file_atomically(fs::absolute(o.emit_slurm), slurm);
     fs::permissions(o.emit_slurm, fs::perms::owner_exec | fs::perms::group_exec,
                     fs::perm_options::add, ec);
     std::cout << "nibble sweep: wrote " << o.emit_slurm << ": a Slurm job array over "
@@ -808,7 +830,7 @@ int emit(const SweepOptions& o, const Spec& spec, const std::vector<Point>& poin
               << "`, then `nibble sweep merge " << o.out << "`\n";
   }
   if (!o.emit_joblist.empty()) {
-    write_atomically(fs::absolute(o.emit_joblist), joblist);
+    write_file_atomically(fs::absolute(o.emit_joblist), joblist);
     std::size_t lines = 0;
     for (const char c : joblist) lines += c == '\n';
     std::cout << "nibble sweep: wrote " << o.emit_joblist << ": " << lines
@@ -839,8 +861,8 @@ int run_sweep(const SweepOptions& o) {
     jobs = static_cast<std::size_t>(o.jobs);
   }
   if (jobs == 0) jobs = 1;
-  const auto [shard_index, shard_count] =
-      o.point.empty() && o.emit_slurm.empty() ? shard_of(o) : std::pair<uint64_t, uint64_t>{0, 1};
+  const Shard shard = o.point.empty() && o.emit_slurm.empty() ? shard_of(o) : Shard{};
+  const uint64_t shard_index = shard.index, shard_count = shard.count;
 
   const Spec spec = read_spec(o.spec);
   const std::vector<Point> points = expand(spec);
@@ -874,7 +896,7 @@ int run_sweep(const SweepOptions& o) {
     throw InputError(dir.string() + ": cannot create the output directory (" +
                      (ec ? ec.message() : std::string("not a directory")) + ")");
   }
-  write_atomically(dir / "points.json", points_json(spec, points).dump(2) + "\n");
+  write_file_atomically(dir / "points.json", points_json(spec, points).dump(2) + "\n");
 
   // Those points, less the ones already done.
   std::vector<std::size_t> todo;
@@ -892,11 +914,12 @@ int run_sweep(const SweepOptions& o) {
     std::cout << "nibble sweep: " << points.size() << " points, " << share;
     if (o.point.empty()) {
       std::cout << " in shard " << shard_index << "/" << shard_count;
+      if (!shard.from.empty()) std::cout << " (" << shard.from << ")";
     } else {
       std::cout << " named";
     }
-    std::cout << ", " << skipped << " already ok, " << todo.size() << " to run, " << jobs
-              << " at once\n"
+    std::cout << ", " << skipped << " already ok, " << todo.size() << " to run, "
+              << std::min(jobs, std::max<std::size_t>(todo.size(), 1)) << " at once\n"
               << std::flush;
   }
 
@@ -908,7 +931,7 @@ int run_sweep(const SweepOptions& o) {
       const Point& p = points[k];
       const fs::path file = dir / "traces" / p.trace_file;
       if (!done.insert(p.trace_file).second || fs::is_regular_file(file)) continue;
-      write_atomically(file, json_to_text(generate_trace(trace_request(spec, p)).trace));
+      write_file_atomically(file, json_to_text(generate_trace(trace_request(spec, p)).trace));
     }
   }
 
@@ -990,7 +1013,7 @@ int run_sweep(const SweepOptions& o) {
       if (!error.empty()) result["error"] = error;
       result["exit"] = status;
       result["metrics"] = metrics;
-      write_atomically(pdir / "result.json", result.dump(2) + "\n");
+      write_file_atomically(pdir / "result.json", result.dump(2) + "\n");
       ++finished;
       if (!error.empty()) ++failed;
       if (!o.quiet) {
@@ -1109,8 +1132,8 @@ int merge_sweep(const std::string& dir_text, bool check) {
     csv << '\n';
     jsonl << row.dump() << '\n';
   }
-  write_atomically(dir / "results.csv", csv.str());
-  write_atomically(dir / "results.jsonl", jsonl.str());
+  write_file_atomically(dir / "results.csv", csv.str());
+  write_file_atomically(dir / "results.jsonl", jsonl.str());
   std::cout << "nibble sweep merge: " << points["points"].size() << " points: " << ok << " ok, "
             << failed.size() << " failed, " << missing.size() << " missing\n";
   for (const std::string& m : missing) std::cout << "  missing " << m << '\n';

@@ -13,6 +13,7 @@
 
 #include "sim/app/commands.h"
 #include "sim/app/trace_generation.h"
+#include "sim/atomic_file.h"
 #include "sim/error.h"
 #include "workloads/generators/expand.h"
 #include "workloads/generators/network.h"
@@ -76,28 +77,12 @@ std::pair<uint64_t, uint64_t> parse_size(const std::string& text) {
   return {parse_count("--input", text.substr(0, x)), parse_count("--input", text.substr(x + 1))};
 }
 
-// Writes `text` to `path` through a temporary file in the same folder and a rename.
-void write_file_atomically(const std::string& path, const std::string& text) {
-  const fs::path target(path);
-  const fs::path dir = target.parent_path();
+// Writes `text` to `path` atomically, making its folder when missing.
+void write_output(const std::string& path, const std::string& text) {
+  const fs::path dir = fs::path(path).parent_path();
   std::error_code ec;
   if (!dir.empty()) fs::create_directories(dir, ec);
-  const fs::path tmp = dir / ("." + target.filename().string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) {
-      fs::remove(tmp, ec);
-      throw InputError(path + ": cannot write (" + std::strerror(errno) + ")");
-    }
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw InputError(path + ": cannot write (" + ec.message() + ")");
-  }
+  write_file_atomically(path, text);
 }
 
 std::string with_commas(uint64_t v) {
@@ -284,8 +269,8 @@ int trace_command(int argc, char* argv[]) {
   const Network& net = generated.net;
   const uint64_t per_sample = generated.per_sample_macs;
 
-  if (!save_graph.empty()) write_file_atomically(save_graph, json_to_text(network_to_json(net)));
-  write_file_atomically(out_file, json_to_text(trace));
+  if (!save_graph.empty()) write_output(save_graph, json_to_text(network_to_json(net)));
+  write_output(out_file, json_to_text(trace));
   std::cout << "nibble trace: wrote " << out_file << ": " << trace["name"].get<std::string>()
             << ", " << trace["ops"].size() << " ops, " << with_commas(per_sample)
             << " forward MACs per sample\n";

@@ -64,7 +64,7 @@ TEST(Cli, RunWritesTheFourOutputsAndASummary) {
   for (const char* f : {"report.json", "config.resolved.json", "stats.txt", "ops.csv"}) {
     EXPECT_TRUE(fs::exists(dir / "run" / f)) << f;
   }
-  EXPECT_FALSE(fs::exists(dir / "run" / ".report.json.tmp"));
+  EXPECT_EQ(testing_support::temporaries_in(dir / "run"), "");
   EXPECT_NE(o.out.find("cycles"), std::string::npos);
   EXPECT_NE(o.out.find("top 5 of 8 ops by cycles"), std::string::npos);
   EXPECT_NE(o.out.find((dir / "run" / "report.json").string()), std::string::npos);
@@ -511,6 +511,7 @@ TEST(Cli, WindowSizeDoesNotChangeAnyOutput) {
   // No leftovers of the streamed op files.
   EXPECT_FALSE(fs::exists(dir / "1" / ".ops.json.part"));
   EXPECT_FALSE(fs::exists(dir / "1" / ".ops.csv.tmp"));
+  EXPECT_EQ(testing_support::temporaries_in(dir / "1"), "");
 }
 
 TEST(Cli, InterruptWritesTheFinishedOpsMarkedInterrupted) {

@@ -91,6 +91,7 @@ TEST(CompareCli, AWorkloadAgainstItselfHasEveryRatioExactlyOne) {
     EXPECT_EQ(cand.count(f), 1u) << f;
   }
   EXPECT_FALSE(fs::exists(out / ".compare.tmp"));
+  EXPECT_EQ(testing_support::temporaries_in(out), "");
 
   const Json c = load(out / "compare.json");
   const Json report = load(out / "candidate" / "report.json");

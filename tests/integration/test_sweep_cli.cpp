@@ -220,6 +220,10 @@ TEST(SweepCli, ShardsPartitionAndMergeLikeOneProcess) {
   ASSERT_EQ(m3.status, 0) << m3.out;
   EXPECT_EQ(slurp(dir / "one" / "results.csv"), slurp(dir / "sharded" / "results.csv"));
   EXPECT_EQ(slurp(dir / "one" / "results.jsonl"), slurp(dir / "sharded" / "results.jsonl"));
+  EXPECT_EQ(testing_support::temporaries_in(dir / "sharded"), "");
+  for (const std::string& id : ids_of(load(dir / "sharded" / "points.json"))) {
+    EXPECT_EQ(testing_support::temporaries_in(dir / "sharded" / "runs" / id), "") << id;
+  }
   const std::string csv = slurp(dir / "one" / "results.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')), "id,workload," + kRows + "," + kCols + "," + kBw +
                                                ",status,cycles,energy_pj.total,no.such.metric");
@@ -431,7 +435,9 @@ TEST(SweepCli, EmitSlurmScriptTextAndItsTasksMergeLikeOneProcess) {
       "\n"
       "# Submit:  sbatch " +
       script.string() +
-      "   (options on sbatch's command line override the #SBATCH lines)\n"
+      "   (sbatch options override the #SBATCH lines; a narrower\n"
+      "#          --array, e.g. sbatch --array=1 FILE, reruns only those shards; a wider one\n"
+      "#          adds no shard: emit again with another --shard-count)\n"
       "# Merge:   " +
       exe + " sweep merge " + out +
       " --check\n"
@@ -450,10 +456,14 @@ TEST(SweepCli, EmitSlurmScriptTextAndItsTasksMergeLikeOneProcess) {
       exe + " sweep " + file.string() + " --out " + out +
       " --jobs 2 --shard-index \"$SLURM_ARRAY_TASK_ID\" --shard-count 3\n";
   EXPECT_EQ(slurp(script), want);
-  // Nothing runs: the output folder holds only the logs' folder, made for Slurm.
-  std::vector<std::string> made;
-  for (const auto& e : fs::directory_iterator(dir / "o")) made.push_back(e.path().filename());
-  EXPECT_EQ(made, std::vector<std::string>{"slurm"});
+  // Nothing runs: the output folder holds the points (merge works at once) and the logs' folder.
+  std::set<std::string> made;
+  for (const auto& e : fs::directory_iterator(dir / "o")) made.insert(e.path().filename());
+  EXPECT_EQ(made, (std::set<std::string>{"points.json", "slurm"}));
+  const Outcome before = nibble("sweep merge " + q(dir / "o") + " --check", dir);
+  EXPECT_EQ(before.status, 1);
+  EXPECT_NE(before.out.find("4 points: 0 ok, 0 failed, 4 missing"), std::string::npos)
+      << before.out;
   // Without --shard-count: one task per point.
   ASSERT_EQ(nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --emit-slurm " +
                        q(dir / "one-each.sbatch"),
@@ -472,8 +482,9 @@ TEST(SweepCli, EmitSlurmScriptTextAndItsTasksMergeLikeOneProcess) {
   ASSERT_EQ(nibble("sweep merge " + q(dir / "ref"), dir).status, 0);
   EXPECT_EQ(slurp(dir / "o" / "results.csv"), slurp(dir / "ref" / "results.csv"));
 
-  for (const std::string& args : std::vector<std::string>{" --shard-count 1001", " --shard-index 0",
-                                                          " --array-limit 0", " --jobs 0"}) {
+  for (const std::string& args : std::vector<std::string>{
+           " --shard-count 1001", " --shard-index 0", " --array-limit 0", " --jobs 0",
+           " --sbatch=--array=0-9", " --sbatch=-c4", " --sbatch=--output=x.out"}) {
     const Outcome bad = nibble("sweep " + q(file) + " --out " + q(dir / "bad") + " --emit-slurm " +
                                    q(dir / "bad.sbatch") + args,
                                dir);
@@ -505,7 +516,9 @@ TEST(SweepCli, EmitJoblistTextAndItsCommandsMergeLikeOneProcess) {
                              file.string() + " --out " + (dir / "o").string() + " --point ";
   EXPECT_EQ(slurp(list), prefix + ids[0] + " --quiet\n" + prefix + ids[1] + " --quiet\n" + prefix +
                              ids[2] + " --quiet\n");
-  EXPECT_FALSE(fs::exists(dir / "o"));  // emitting runs nothing
+  // Emitting runs nothing; it writes the points (and makes DIR, for parallel's --joblog there).
+  EXPECT_TRUE(fs::exists(dir / "o" / "points.json"));
+  EXPECT_TRUE(fs::is_empty(dir / "o" / "runs"));
   // A shard's list: points 1 (1 mod 2 == 1) only.
   ASSERT_EQ(nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --emit-joblist " +
                        q(dir / "odd.txt") + " --shard-index 1 --shard-count 2",
@@ -527,8 +540,52 @@ TEST(SweepCli, EmitJoblistTextAndItsCommandsMergeLikeOneProcess) {
   const Outcome again =
       nibble("sweep " + q(file) + " --out " + q(dir / "o") + " --point " + ids[0], dir);
   EXPECT_EQ(again.status, 0);
-  EXPECT_NE(again.out.find("1 named, 1 already ok, 0 to run"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("1 named, 1 already ok, 0 to run, 1 at once"), std::string::npos)
+      << again.out;
   EXPECT_EQ(fs::last_write_time(r0), t0);
+}
+
+// Without shard options inside a Slurm job array, the shard is the task's place in the array:
+// (ID - MIN) / STEP of COUNT, so --array=1-4 or 0-7:2 covers every shard; an ID off the range
+// is refused. The progress line says where the shard came from.
+TEST(SweepCli, ShardFromSlurmArrayVariables) {
+  const fs::path dir = scratch();
+  Json spec = base_spec(dir);
+  spec["grid"] = {{kRows, {4, 8, 16, 32}}};
+  const fs::path file = write_spec(dir, spec);
+  struct Env {
+    const char* id;
+    const char* min;
+    const char* step;
+    int status;
+    std::string shard;  // as the progress line prints it
+  };
+  // --array=1-4: task 3 is shard (3 - 1) / 1 = 2; --array=0-6:2: task 6 is shard 6 / 2 = 3.
+  for (const Env& e : std::vector<Env>{
+           {"3", "1", "1", 0,
+            "in shard 2/4 (from Slurm's array: $SLURM_ARRAY_TASK_ID 3, "
+            "$SLURM_ARRAY_TASK_COUNT 4)"},
+           {"6", "0", "2", 0, "in shard 3/4 (from Slurm's array: $SLURM_ARRAY_TASK_ID 6"},
+           {"5", "0", "2", 2, ""}}) {
+    setenv("SLURM_ARRAY_TASK_ID", e.id, 1);
+    setenv("SLURM_ARRAY_TASK_MIN", e.min, 1);
+    setenv("SLURM_ARRAY_TASK_STEP", e.step, 1);
+    setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
+    const Outcome o =
+        nibble("sweep " + q(file) + " --out " + q(dir / ("o" + std::string(e.id))), dir);
+    unsetenv("SLURM_ARRAY_TASK_ID");
+    unsetenv("SLURM_ARRAY_TASK_MIN");
+    unsetenv("SLURM_ARRAY_TASK_STEP");
+    unsetenv("SLURM_ARRAY_TASK_COUNT");
+    EXPECT_EQ(o.status, e.status) << e.id << o.err;
+    if (e.status == 0) {
+      EXPECT_NE(o.out.find("4 points, 1 " + e.shard), std::string::npos) << o.out;
+    } else {
+      EXPECT_NE(o.err.find("$SLURM_ARRAY_TASK_ID 5 is not on the array's range (min 0, step 2)"),
+                std::string::npos)
+          << o.err;
+    }
+  }
 }
 
 // --point: an unknown id, or with shard options, is refused (exit 2, one line, nothing written).

@@ -54,7 +54,7 @@ TEST(TraceCli, WritesATraceForEveryNetwork) {
     EXPECT_EQ(o.out.rfind("nibble trace: wrote " + file.string() + ": " + n + "-b2-int4-fp4, ", 0),
               0u)
         << o.out;
-    EXPECT_FALSE(fs::exists(dir / ("." + n + ".json.tmp")));
+    EXPECT_EQ(testing_support::temporaries_in(dir), "");
     const Json t = Json::parse(slurp(file));
     EXPECT_EQ(t["format"], "nibble-trace");
     EXPECT_EQ(t["version"], 1);
@@ -161,7 +161,7 @@ TEST(TraceCli, BadInputExitsTwoWithOneLineAndNoFile) {
     EXPECT_EQ(o.err, "nibble: error: " + c.message + "\n") << c.args;
     EXPECT_EQ(o.out, "") << c.args;
     EXPECT_FALSE(fs::exists(dir / "t.json")) << c.args;
-    EXPECT_FALSE(fs::exists(dir / ".t.json.tmp")) << c.args;
+    EXPECT_EQ(testing_support::temporaries_in(dir), "") << c.args;
   }
 }
 

@@ -42,6 +42,20 @@ inline std::filesystem::path scratch() {
   return dir;
 }
 
+// The temporaries (".<name>.<host>-<pid>.tmp", sim/atomic_file.h) left in `dir`: none after any
+// exit.
+inline std::string temporaries_in(const std::filesystem::path& dir) {
+  std::string found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > 5 && name.front() == '.' && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+      found += name + " ";
+    }
+  }
+  return found;
+}
+
 // Runs `nibble ARGS` from the source directory; stdout and stderr go to files in `dir`.
 inline Outcome nibble(const std::string& args, const std::filesystem::path& dir) {
   const std::string cmd = "cd '" + kSource + "' && '" + kBinary + "' " + args + " >'" +
