@@ -87,6 +87,8 @@ struct Filter {
 const char* const kTraceKeys[] = {"network", "graph",   "batch",   "recipe",
                                   "input",   "seq_len", "classes", "first_last"};
 constexpr const char* kTracePrefix = "trace.";
+// The axis whose values are config files (each point runs its own).
+constexpr const char* kConfigKey = "config";
 
 bool is_trace_key(const std::string& key) { return key.rfind(kTracePrefix, 0) == 0; }
 
@@ -243,7 +245,11 @@ Spec read_spec(const std::string& file) {
     if (!d->is_string()) top.fail("description", "a string", *d);
     spec.description = d->get<std::string>();
   }
-  const std::string config = top.string("config");
+  std::string config;
+  if (const Json* c = top.find("config")) {
+    if (!c->is_string() || c->get<std::string>().empty()) top.fail("config", "a config file", *c);
+    config = c->get<std::string>();
+  }
   spec.sets = string_array(top, file, "set", false);
   if (const Json* t = top.find("trace")) {
     if (top.find("workloads") != nullptr) {
@@ -298,46 +304,76 @@ Spec read_spec(const std::string& file) {
     spec.filters.push_back(parse_filter(spec, ".filter[" + std::to_string(i) + "]", filters[i]));
   }
 
-  // The files, and the assignments as `nibble run --set` reads them.
-  spec.config = relative_to_file(file, config);
-  if (!fs::is_regular_file(spec.config)) {
-    throw InputError(file + ": .config: no such file \"" + spec.config +
-                     "\" (a relative path is relative to the spec file)");
+  // The config files: the base, or the values of a `config` axis.
+  const std::vector<Json>* config_axis = values_of(spec, kConfigKey);
+  if (config.empty() == (config_axis == nullptr)) {
+    throw InputError(file + (config.empty() ? ": (top): expected \"config\" (the base config "
+                                              "file) or a \"config\" key in .grid or .zip"
+                                            : ": .config: give the base config or a \"config\" "
+                                              "axis in .grid or .zip, not both"));
   }
-  ConfigDoc doc = ConfigDoc::load(spec.config);
-  for (std::size_t i = 0; i < spec.sets.size(); ++i) {
-    try {
-      doc.apply_set(spec.sets[i]);
-    } catch (const InputError& e) {
-      throw InputError(file + ": .set[" + std::to_string(i) + "]: " + e.what());
+  std::vector<std::pair<std::string, std::string>> configs;  // (where, resolved path)
+  if (config_axis == nullptr) {
+    spec.config = relative_to_file(file, config);
+    configs.emplace_back(".config", spec.config);
+  } else {
+    bool in_zip = false;
+    for (const auto& kv : spec.zip) in_zip = in_zip || kv.first == kConfigKey;
+    const std::string where = std::string(in_zip ? ".zip." : ".grid.") + kConfigKey;
+    for (std::size_t i = 0; i < config_axis->size(); ++i) {
+      const Json& v = (*config_axis)[i];
+      const std::string at = where + "[" + std::to_string(i) + "]";
+      if (!v.is_string()) {
+        throw InputError(file + ": " + at + ": expected a config file, found " + describe_json(v));
+      }
+      configs.emplace_back(at, relative_to_file(file, v.get<std::string>()));
     }
   }
-  for (const auto* lists : {&spec.grid, &spec.zip}) {
-    for (const auto& [key, values] : *lists) {
-      const std::string where =
-          std::string(".") + (lists == &spec.grid ? "grid" : "zip") + "." + key;
-      if (is_trace_key(key)) {
-        const std::string option = key.substr(std::strlen(kTracePrefix));
-        bool known = false;
-        for (const char* k : kTraceKeys) known = known || option == k;
-        if (spec.trace.is_null() || !known) {
-          throw InputError(file + ": " + where +
-                           (spec.trace.is_null()
-                                ? ": a trace.* key varies the generated traces, and the spec has "
-                                  "no \"trace\" object"
-                                : ": unknown trace option (expected trace. followed by one of "
-                                  "network, graph, batch, recipe, input, seq_len, classes, "
-                                  "first_last)"));
-        }
-        for (std::size_t i = 0; i < values.size(); ++i) {
-          trace_option_text(file, where + "[" + std::to_string(i) + "]", values[i]);
-        }
-        continue;
-      }
+  for (const auto& [where, path] : configs) {
+    if (!fs::is_regular_file(path)) {
+      throw InputError(file + ": " + where + ": no such file \"" + path +
+                       "\" (a relative path is relative to the spec file)");
+    }
+  }
+  // Every set and the first value of every key, against every config.
+  for (const auto& [config_where, config_path] : configs) {
+    ConfigDoc doc = ConfigDoc::load(config_path);
+    const std::string against = configs.size() > 1 ? " (with " + config_where + ")" : "";
+    for (std::size_t i = 0; i < spec.sets.size(); ++i) {
       try {
-        doc.apply_set(key + "=" + values.front().dump());
+        doc.apply_set(spec.sets[i]);
       } catch (const InputError& e) {
-        throw InputError(file + ": " + where + ": " + e.what());
+        throw InputError(file + ": .set[" + std::to_string(i) + "]" + against + ": " + e.what());
+      }
+    }
+    for (const auto* lists : {&spec.grid, &spec.zip}) {
+      for (const auto& [key, values] : *lists) {
+        const std::string where =
+            std::string(".") + (lists == &spec.grid ? "grid" : "zip") + "." + key;
+        if (is_trace_key(key)) {
+          const std::string option = key.substr(std::strlen(kTracePrefix));
+          bool known = false;
+          for (const char* k : kTraceKeys) known = known || option == k;
+          if (spec.trace.is_null() || !known) {
+            throw InputError(file + ": " + where +
+                             (spec.trace.is_null()
+                                  ? ": a trace.* key varies the generated traces, and the spec has "
+                                    "no \"trace\" object"
+                                  : ": unknown trace option (expected trace. followed by one of "
+                                    "network, graph, batch, recipe, input, seq_len, classes, "
+                                    "first_last)"));
+          }
+          for (std::size_t i = 0; i < values.size(); ++i) {
+            trace_option_text(file, where + "[" + std::to_string(i) + "]", values[i]);
+          }
+          continue;
+        }
+        if (key == kConfigKey) continue;  // checked above
+        try {
+          doc.apply_set(key + "=" + values.front().dump());
+        } catch (const InputError& e) {
+          throw InputError(file + ": " + where + against + ": " + e.what());
+        }
       }
     }
   }
@@ -410,11 +446,19 @@ std::string assignment_text(const std::pair<std::string, Json>& a) {
   return a.first + "=" + a.second.dump();
 }
 
+// The config file a point runs: its value of the config axis, or the base.
+std::string config_of(const Spec& spec, const Point& p) {
+  for (const auto& [key, value] : p.assignments) {
+    if (key == kConfigKey) return relative_to_file(spec.file, value.get<std::string>());
+  }
+  return spec.config;
+}
+
 // An assignment as the runs get it. A relative `energy.table` means what it would in the config
 // file (relative to the config file, as `nibble calibrate` reads it too), whatever the working
 // directory; `nibble run --set` reads a relative path from the working directory, so the runs
 // get it resolved. Everything else goes as written.
-std::string for_the_run(const Spec& spec, const std::string& assignment) {
+std::string for_the_run(const std::string& config, const std::string& assignment) {
   const std::string key = "energy.table=";
   if (assignment.rfind(key, 0) != 0) return assignment;
   const std::string text = assignment.substr(key.size());
@@ -426,8 +470,7 @@ std::string for_the_run(const Spec& spec, const std::string& assignment) {
   } catch (const Json::parse_error&) {
   }
   if (path.empty() || fs::path(path).is_absolute()) return assignment;
-  return key +
-         Json((fs::path(spec.config).parent_path() / path).lexically_normal().string()).dump();
+  return key + Json((fs::path(config).parent_path() / path).lexically_normal().string()).dump();
 }
 
 bool holds(const Filter& f, const std::vector<std::pair<std::string, Json>>& assignments) {
@@ -517,8 +560,9 @@ Json points_json(const Spec& spec, const std::vector<Point>& points) {
   for (const auto* lists : {&spec.grid, &spec.zip}) {
     for (const auto& kv : *lists) keys.push_back(kv.first);
   }
-  Json j = {{"format", kPointsFormat}, {"version", 1},           {"spec", spec.file},
-            {"config", spec.config},   {"set", spec.sets},       {"keys", keys},
+  Json j = {{"format", kPointsFormat}, {"version", 1},
+            {"spec", spec.file},       {"config", spec.config.empty() ? Json() : Json(spec.config)},
+            {"set", spec.sets},        {"keys", keys},
             {"metrics", spec.metrics}, {"points", Json::array()}};
   for (const Point& p : points) {
     j["points"].push_back({{"id", p.id},
@@ -948,15 +992,17 @@ int run_sweep(const SweepOptions& o) {
         const fs::path pdir = dir / "runs" / p.id;
         fs::remove_all(pdir, ec);
         fs::create_directories(pdir, ec);
-        std::vector<std::string> args = {"nibble", "run", "--config", spec.config};
+        const std::string config = config_of(spec, p);
+        std::vector<std::string> args = {"nibble", "run", "--config", config};
         for (const std::string& s : spec.sets) {
           args.push_back("--set");
-          args.push_back(for_the_run(spec, s));
+          args.push_back(for_the_run(config, s));
         }
         for (const auto& a : p.assignments) {
-          if (is_trace_key(a.first)) continue;  // in the generated trace
+          // trace.* keys are in the generated trace, the config axis in --config.
+          if (is_trace_key(a.first) || a.first == kConfigKey) continue;
           args.push_back("--set");
-          args.push_back(for_the_run(spec, assignment_text(a)));
+          args.push_back(for_the_run(config, assignment_text(a)));
         }
         args.push_back("--workload");
         args.push_back(p.trace_file.empty() ? spec.workload_paths[p.workload]

@@ -376,6 +376,69 @@ TEST(SweepCli, RelativeEnergyTableIsBesideTheConfig) {
   }
 }
 
+// A `config` axis: each point runs its own config file (relative to the spec), with the spec's
+// set and the point's other keys; the point equals a direct run of that config. The top-level
+// config then goes; giving both, or a missing file, is refused.
+TEST(SweepCli, ConfigAxis) {
+  const fs::path dir = scratch();
+  Json spec = base_spec(dir);
+  spec.erase("config");
+  const std::string rel = fs::relative(kSource + "/configs", dir).string();
+  spec["zip"] = {{"config", {rel + "/default.json", rel + "/rapid-4bit.json"}}, {kRows, {16, 8}}};
+  const fs::path file = write_spec(dir, spec);
+  const Outcome o = nibble("sweep " + q(file) + " --out " + q(dir / "o") + " -q", dir);
+  ASSERT_EQ(o.status, 0) << o.err;
+  const Json points = load(dir / "o" / "points.json");
+  EXPECT_TRUE(points.at("config").is_null());
+  ASSERT_EQ(points.at("points").size(), 2u);
+  EXPECT_EQ(points["points"][1].at("id"),
+            expected_id(1, "tiny.json", {"config=\"" + rel + "/rapid-4bit.json\"", kRows + "=8"}));
+  const std::vector<std::string> configs = {"default.json", "rapid-4bit.json"};
+  const std::vector<std::string> rows = {"16", "8"};
+  for (std::size_t i = 0; i < 2; ++i) {
+    const fs::path direct = dir / ("direct" + std::to_string(i));
+    ASSERT_EQ(nibble("run --config configs/" + configs[i] + " --set sim.ideal_memory=false --set " +
+                         kRows + "=" + rows[i] + " --workload " + q(dir / "tiny.json") + " --out " +
+                         q(direct) + " -q",
+                     dir)
+                  .status,
+              0);
+    const std::string id = points["points"][i].at("id");
+    EXPECT_EQ(load(dir / "o" / "runs" / id / "result.json").at("metrics").at("cycles"),
+              load(direct / "report.json").at("cycles"))
+        << configs[i];
+  }
+  ASSERT_EQ(nibble("sweep merge " + q(dir / "o"), dir).status, 0);
+  const std::string csv = slurp(dir / "o" / "results.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "id,workload,config," + kRows + ",status,cycles,energy_pj.total,no.such.metric");
+
+  std::vector<std::pair<std::string, Json>> cases;
+  {
+    Json u = spec;
+    u["config"] = kSource + "/configs/default.json";
+    cases.emplace_back(".config: give the base config or a \"config\" axis", u);
+  }
+  {
+    Json u = spec;
+    u["zip"]["config"][1] = "nope.json";
+    cases.emplace_back(".zip.config[1]: no such file", u);
+  }
+  {
+    Json u = spec;
+    u.erase("zip");
+    cases.emplace_back("(top): expected \"config\"", u);
+  }
+  for (const auto& [where, bad_spec] : cases) {
+    const fs::path bad = write_spec(dir, bad_spec, "bad.json");
+    const Outcome b = nibble("sweep " + q(bad) + " --out " + q(dir / "bad"), dir);
+    EXPECT_EQ(b.status, 2) << where;
+    EXPECT_EQ(count_of(b.err, "\n"), 1u) << b.err;
+    EXPECT_NE(b.err.find(bad.string() + ": " + where), std::string::npos) << b.err;
+    EXPECT_FALSE(fs::exists(dir / "bad"));
+  }
+}
+
 // The shipped example runs (all four points ok) and merges.
 TEST(SweepCli, ShippedExampleRuns) {
   const fs::path dir = scratch();
@@ -387,12 +450,12 @@ TEST(SweepCli, ShippedExampleRuns) {
   EXPECT_NE(m.out.find("4 points: 4 ok, 0 failed, 0 missing"), std::string::npos) << m.out;
 }
 
-// The shipped sweeps over generated traces: each expands (27 and 9 points, every trace generated
+// The shipped sweeps over generated traces: each expands (27, 9 and 8 points, every trace generated
 // in memory to check it) and the cheapest point of recipe x network runs.
 TEST(SweepCli, ShippedTraceSweepsExpandAndRun) {
   const fs::path dir = scratch();
   for (const auto& [name, count] : std::vector<std::pair<std::string, std::size_t>>{
-           {"resnet18-array-scratchpad-dram", 27}, {"recipe-network", 9}}) {
+           {"resnet18-array-scratchpad-dram", 27}, {"recipe-network", 9}, {"chip-network", 8}}) {
     const Outcome o = nibble("sweep configs/sweeps/" + name + ".json --out " + q(dir / name) +
                                  " --emit-joblist " + q(dir / (name + ".txt")),
                              dir);
