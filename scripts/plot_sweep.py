@@ -15,13 +15,17 @@ results.jsonl; format: sim/app/sweep.md). Writes into OUTDIR (default: DIR):
   (tops_per_w, say): the front's dominance and the plot's labels say so. pareto.csv: the front's
   points sorted by --x, also printed on stdout.
 - heatmap.png: --metric (default: the sweep's first metric) over two axes: keys, or "workload"
-  where the spec lists several. Keys that vary together are one axis: two axes are tied where,
-  over the points, each one's value follows from the other's (one to one: zipped keys, say). A
-  key tied to a heat-map axis is shown in that axis's label and ticks, not as panels. Without
-  --heatmap, the two axes that vary (tied keys counting as one); with more than two and no
-  --heatmap, no heat-map. Axes that vary besides the two chosen by --heatmap (and the keys tied
-  to them) give one panel per combination of their values (at most 24). Values in the order of
-  points.json.
+  where the spec lists several. A key whose value follows from another varying key's, over the
+  points of points.json, is no axis of its own: it depends on that key (trace.recipe zipped with
+  config files, two of which share fp16, depends on config). Keys tied one to one (zipped keys,
+  say) depend on each other and are one axis. A key tied to or depending on a heat-map axis is
+  shown in that axis's label and ticks ("config / recipe", "rapid-4bit / int4-fp4"), not as
+  panels. Without --heatmap, the two axes that vary (tied keys counting as one, depending keys
+  not at all); with more than two and no --heatmap, no heat-map. Axes that vary besides the two
+  chosen by --heatmap (and the keys tied to or depending on them) give one panel per combination
+  of their values (at most 24); keys depending on those share their part of the panel titles.
+  Values in the order of points.json; config files are shown by their file names without .json
+  where those tell them apart.
 
 Keys are shown by their shortest dotted suffix that no other key of the sweep ends with
 (capacity_bytes, mac_array.rows beside log_grad.rows) in panel titles, axis labels, ticks and the
@@ -292,15 +296,21 @@ def workload_is_axis(points):
     return any(len(w) > 1 for w in seen.values())
 
 
+def follows(points, a, b):
+    """Whether axis b's value follows from axis a's over the points: b is a function of a (b
+    depends on a), as trace.recipe on config where each config file has one recipe."""
+    seen = {}
+    for p in points:
+        va, vb = identity(axis_value(p, a)), identity(axis_value(p, b))
+        if seen.setdefault(va, vb) != vb:
+            return False
+    return True
+
+
 def tied(points, a, b):
     """Whether axes a and b vary together: over the points, b's value follows from a's and a's
     from b's (a one-to-one mapping, as for zipped keys)."""
-    forward, backward = {}, {}
-    for p in points:
-        va, vb = identity(axis_value(p, a)), identity(axis_value(p, b))
-        if forward.setdefault(va, vb) != vb or backward.setdefault(vb, va) != va:
-            return False
-    return True
+    return follows(points, a, b) and follows(points, b, a)
 
 
 def tied_groups(points, axes):
@@ -317,9 +327,28 @@ def tied_groups(points, axes):
     return groups
 
 
+CONFIG = "config"  # the key of a sweep over config files
+
+
+def config_labels(values):
+    """Tick text for config files: the file name without .json ("../rapid-4bit.json":
+    "rapid-4bit") where those tell them apart; none (the values as written) where not."""
+    names = {}
+    for v in values:
+        if not isinstance(v, str):
+            return {}
+        name = os.path.basename(v)
+        if name.endswith(".json") and len(name) > len(".json"):
+            name = name[:-len(".json")]
+        names[v] = name or v
+    return names if len(set(names.values())) == len(names) else {}
+
+
 class Axes:
     """The sweep's axes: the workload where it varies on its own, then the keys. Which of them
-    vary, which vary together, their short names and the text of their values."""
+    vary, which vary together, which depend on others, their short names and the text of their
+    values. A group is a list of axes shown as one: an axis, the axes tied to it and those
+    depending on it."""
 
     def __init__(self, points, keys):
         self.points = points
@@ -328,7 +357,18 @@ class Axes:
         self.groups = tied_groups(points, self.varying)
         self.short = short_labels([WORKLOAD] + keys)
         self.workloads = workload_labels(axis_values(points, WORKLOAD))
+        self.configs = config_labels(axis_values(points, CONFIG)) if CONFIG in keys else {}
         self.same = {}
+        self.follow = {}
+        # The tied groups that depend on no other: the axes of their own.
+        self.primary = [g for g in self.groups
+                        if not any(h is not g and self.follows(h[0], g[0]) for h in self.groups)]
+
+    def follows(self, a, b):
+        """Whether axis b depends on axis a (see follows())."""
+        if (a, b) not in self.follow:
+            self.follow[(a, b)] = follows(self.points, a, b)
+        return self.follow[(a, b)]
 
     def group(self, axis):
         """axis and the axes tied to it, axis first."""
@@ -337,10 +377,48 @@ class Axes:
                 return [axis] + [a for a in g if a != axis]
         return [axis]
 
+    def fold(self, heads, candidates=None):
+        """Folds the tied groups among candidates (default: all) that depend on a head (a tied
+        group, its axis first) into it. One depending on several heads joins the one that itself
+        depends on the others (the coarsest: with heads config and trace.recipe, a recipe family
+        depending on both joins trace.recipe), else the first. Returns the heads with their
+        folded axes after their own, and the candidates that depend on none (those sharing an
+        axis with a head left out)."""
+        used = {a for h in heads for a in h}
+        folded, free = [list(h) for h in heads], []
+        for g in self.groups if candidates is None else candidates:
+            if used & set(g):
+                continue
+            owners = [n for n, h in enumerate(heads) if self.follows(h[0], g[0])]
+            if not owners:
+                free.append(g)
+                continue
+            best = next((n for n in owners if all(self.follows(heads[m][0], heads[n][0])
+                                                  for m in owners if m != n)), owners[0])
+            folded[best].extend(g)
+        return folded, free
+
+    def split(self, group):
+        """A group's axes split into their tied groups, in the group's order."""
+        parts = []
+        for a in group:
+            tied_to = set(self.group(a))
+            for part in parts:
+                if part[0] in tied_to:
+                    part.append(a)
+                    break
+            else:
+                parts.append([a])
+        return parts
+
     def text(self, axis, v):
-        """An axis value's text: workloads by file name where that tells them apart, other values
-        as written in the spec."""
-        return self.workloads[v] if axis == WORKLOAD else value_text(v)
+        """An axis value's text: workloads by file name where that tells them apart, config files
+        by file name without .json where that does, other values as written in the spec."""
+        if axis == WORKLOAD:
+            return self.workloads[v]
+        if axis == CONFIG and isinstance(v, str) and v in self.configs:
+            return self.configs[v]
+        return value_text(v)
 
     def texts(self, group, p):
         return [self.text(a, axis_value(p, a)) for a in group]
@@ -355,7 +433,23 @@ class Axes:
 
     def label(self, group, full=False):
         """An axis label: "mac_array.rows (= log_grad.rows)" where the tied keys read the same,
-        "mac_array.rows / log_grad.rows" (values "4 / 2") where not."""
+        "mac_array.rows / log_grad.rows" (values "4 / 2") where not; a depending key follows
+        after " / " ("config / recipe")."""
+        return " / ".join(self.tied_label(part, full) for part in self.split(group))
+
+    def tick(self, group, p):
+        """The text of group's values at point p: "4", "4 / 2" where the tied axes differ,
+        "rapid-4bit / int4-fp4" with a depending key."""
+        return " / ".join(self.tied_tick(part, p) for part in self.split(group))
+
+    def setting(self, group, p):
+        """A panel title's part: "capacity_bytes=524288", "mac_array.rows=log_grad.rows=4",
+        "mac_array.rows/log_grad.rows=4/2", or with a depending key "config=fp16-iso-area /
+        recipe=fp16"."""
+        return " / ".join(self.tied_setting(part, p) for part in self.split(group))
+
+    def tied_label(self, group, full=False):
+        """The label of tied axes: "mac_array.rows (= log_grad.rows)" or "a / b"."""
         names = list(group) if full else [self.short[a] for a in group]
         if len(names) == 1:
             return names[0]
@@ -363,14 +457,14 @@ class Axes:
             return f"{names[0]} (= {', '.join(names[1:])})"
         return " / ".join(names)
 
-    def tick(self, group, p):
-        """The text of group's values at point p: "4", or "4 / 2" where the tied axes differ."""
+    def tied_tick(self, group, p):
+        """The text of tied axes' values at point p: "4", or "4 / 2" where they differ."""
         texts = self.texts(group, p)
         return texts[0] if self.same_text(group) else " / ".join(texts)
 
-    def setting(self, group, p):
-        """A panel title's part: "capacity_bytes=524288", "mac_array.rows=log_grad.rows=4" or
-        "mac_array.rows/log_grad.rows=4/2"."""
+    def tied_setting(self, group, p):
+        """Tied axes' part of a panel title: "capacity_bytes=524288",
+        "mac_array.rows=log_grad.rows=4" or "mac_array.rows/log_grad.rows=4/2"."""
         names, texts = [self.short[a] for a in group], self.texts(group, p)
         if self.same_text(group):
             return "=".join(names + texts[:1])
@@ -426,27 +520,37 @@ def plan_heatmap(points, rows, keys, chosen, metric, maximised=()):
     """The heat-map's layout, or a line saying why there is none. chosen: the --heatmap pair."""
     axes = Axes(points, keys)
     if chosen is None:
-        if len(axes.groups) != 2:
-            n = len(axes.groups)
-            names = ", ".join(" = ".join(g) for g in axes.groups) or "none"
+        # The axes of their own; keys tied to one count with it, keys depending on one not at all.
+        if len(axes.primary) != 2:
+            n = len(axes.primary)
+            folded, _ = axes.fold(axes.primary)
+            names = ", ".join(" = ".join(g) + (f" (+ {', '.join(f[len(g):])})" if f[len(g):]
+                                                else "")
+                              for g, f in zip(axes.primary, folded)) or "none"
             vary = "axis varies" if n == 1 else "axes vary"
             return None, (f"heatmap.png: skipped: {n} {vary} ({names}), the heat-map needs two"
                           + ("; choose two with --heatmap KEY1,KEY2" if n > 2 else ""))
-        chosen = [g[0] for g in axes.groups]
+        chosen = [g[0] for g in axes.primary]
     else:
         valid = [WORKLOAD] + keys
         for a in chosen:
             if a not in valid:
                 raise InputError(f"--heatmap: \"{a}\" is not an axis of the sweep (valid: "
                                  f"{', '.join(valid)})")
-    row_group, col_group = axes.group(chosen[0]), axes.group(chosen[1])
-    if chosen[1] in row_group:
+    row_tied, col_tied = axes.group(chosen[0]), axes.group(chosen[1])
+    if chosen[1] in row_tied:
         raise InputError(f"--heatmap: \"{chosen[0]}\" and \"{chosen[1]}\" vary together (each "
                          f"one's value follows from the other's), so they are one axis; choose "
                          f"two that do not")
     row_axis, col_axis = chosen
-    # The other axes, tied ones together: one panel per combination of their values.
-    panel_groups = [g for g in axes.groups if not set(g) & set(row_group + col_group)]
+    # Keys tied to or depending on an axis are shown with it; the others give the panels.
+    (row_group, col_group), free = axes.fold([row_tied, col_tied])
+    # One panel per combination of the values of the free keys that depend on no other free key;
+    # the free keys that do are shown with one they depend on. Every such key depends on one of
+    # those: dependence is transitive, and two groups depending on each other would be tied.
+    heads = [g for g in free if not any(h is not g and axes.follows(h[0], g[0]) for h in free)]
+    panel_groups, rest = axes.fold(heads, free)
+    panel_groups += rest  # none, as said; should there be any, they would only add title parts
     others = [g[0] for g in panel_groups]
 
     combos = {}
@@ -491,7 +595,9 @@ def plan_heatmap(points, rows, keys, chosen, metric, maximised=()):
                      f"not shown")
     return {"metric": metric, "higher_is_better": metric in maximised,
             "rows": row_axis, "columns": col_axis, "others": others,
-            "row_tied": row_group[1:], "col_tied": col_group[1:],
+            "row_tied": row_tied[1:], "col_tied": col_tied[1:],
+            "row_dependent": row_group[len(row_tied):], "col_dependent": col_group[len(col_tied):],
+            "panel_groups": panel_groups,
             "row_label": row_label, "col_label": col_label,
             "row_label_full": axes.label(row_group, full=True),
             "col_label_full": axes.label(col_group, full=True),

@@ -3,7 +3,9 @@
 
 A 3 x 2 grid with a failed and a missing point, a grid of three axes and a sweep of two workloads
 give the expected Pareto front (pareto.csv, stdout), the expected heat-map axes and panels, and
-byte-identical files on a rerun; bad input exits 2 with one line and no file. Run with Debian's
+byte-identical files on a rerun; keys tied one to one, or depending on another (trace.recipe on
+config, zipped where two configs share a recipe), are shown with that key's axis or panel title,
+not as axes of their own; bad input exits 2 with one line and no file. Run with Debian's
 /usr/bin/python3 (python3-matplotlib); no nibble binary is needed.
 """
 import importlib.util
@@ -148,6 +150,32 @@ ZIPPED = zipped((131072, 262144), (102.4, 204.8), (4, 8, 16), (4, 8, 16))
 # One grid key (2 bandwidths) and two zipped keys whose values differ (rows 4, 8, 16 with
 # log_grad.rows 2, 4, 8): 6 points, 2 axes, so the heat-map comes without --heatmap.
 ZIPPED_AUTO = zipped((None,), (102.4, 204.8), (4, 8, 16), (2, 4, 8))
+
+
+CONFIGS = ["../rapid-4bit.json", "../hfp8.json", "../fp16-baseline.json", "../fp16-iso-area.json"]
+NETWORKS = ["resnet18", "bert-base"]
+
+
+def config_recipe():
+    """trace.network (a grid of 2) by config zipped with trace.recipe, in the order of nibble
+    sweep: 8 points. Two configs share fp16, so the recipe follows from the config but not the
+    config from the recipe; each trace follows from network and recipe."""
+    points = []
+    for n, net in enumerate(NETWORKS):
+        for c, (config, recipe) in enumerate(zip(CONFIGS, ["int4-fp4", "hfp8", "fp16", "fp16"])):
+            points.append((f"traces/{net}-b8-{recipe}.json",
+                           {"trace.network": net, "config": config, RECIPE: recipe}, "ok",
+                           {"cycles": 1000 * (n + 1) + c, "energy_pj.total": 100.0 * (n + 1) - c}))
+    return points
+
+
+def tiered():
+    """Bandwidths (2) by rows (2) by capacities zipped with a tier that repeats (small, small,
+    large): 12 points; the tier follows from the capacity alone."""
+    return [(MLP, {BANDWIDTH: bw, ROWS: r, CAPACITY: cap, "tier": tier}, "ok",
+             {"cycles": int(1e6 / (r * bw)) + cap // 1024, "energy_pj.total": 1e3 * r})
+            for bw in (102.4, 204.8) for r in (8, 16)
+            for cap, tier in zip((131072, 262144, 524288), ("small", "small", "large"))]
 
 
 class PlotSweep(unittest.TestCase):
@@ -391,10 +419,126 @@ class PlotSweep(unittest.TestCase):
         self.assertEqual(axes.group("c"), ["c", "a"])
         self.assertEqual(axes.label(["a", "c"]), "a / c")
         self.assertEqual(axes.tick(["a", "c"], points[1]), "2 / 20")
+        # b depends on a (and c): no axis of its own; a and c depend on each other.
+        self.assertTrue(s.follows(points, "a", "b") and s.follows(points, "c", "b"))
+        self.assertFalse(s.follows(points, "b", "a"))
+        self.assertEqual(axes.primary, [["a", "c"]])
+        self.assertEqual(axes.label(["a", "c", "b"]), "a / c / b")
         # 1 and 1.0 are different values: the keys below are not one to one.
         mixed = [{"id": point_id(i), "workload": MLP, "assignments": {"a": a, "b": b}}
                  for i, (a, b) in enumerate([(1, 5), (1.0, 5), (2, 6)])]
         self.assertFalse(s.tied(mixed, "a", "b"))
+
+    def test_a_key_depending_on_an_axis_folds_into_it(self):
+        folder = write_sweep(os.path.join(self.tmp.name, "config-recipe"),
+                             ["trace.network", "config", RECIPE], ["cycles", "energy_pj.total"],
+                             config_recipe())
+        out = self.out_dir("auto")
+        r = self.plot(folder, "-o", out, "--metric", "energy_pj.total")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        # The recipe follows from the config: 2 axes, not 3, so the heat-map comes unasked.
+        self.assertIn("heatmap.png: 1 panel, rows=network, columns=config / recipe", lines)
+        self.assertIn("heatmap.png: energy_pj.total, 8 of 8 points coloured (left out: 0 failed, "
+                      "0 missing, 0 null metric)", lines)
+        self.check_png(os.path.join(out, "heatmap.png"))
+        # The stdout table and pareto.csv keep the configs' paths.
+        self.assertEqual(lines[3].split()[2:5], ["resnet18", "../rapid-4bit.json", "int4-fp4"])
+        with open(os.path.join(out, "pareto.csv")) as f:
+            self.assertEqual(f.read().splitlines()[1].split(",")[2:5],
+                             ["resnet18", "../rapid-4bit.json", "int4-fp4"])
+        plan, _ = self.plan(folder)
+        self.assertEqual((plan["rows"], plan["columns"], plan["others"]),
+                         ("trace.network", "config", []))
+        self.assertEqual((plan["row_dependent"], plan["col_dependent"], plan["col_tied"]),
+                         ([], [RECIPE], []))
+        self.assertEqual(plan["row_ticks"], ["resnet18", "bert-base"])
+        self.assertEqual(plan["col_ticks"], ["rapid-4bit / int4-fp4", "hfp8 / hfp8",
+                                             "fp16-baseline / fp16", "fp16-iso-area / fp16"])
+        self.assertEqual(plan["col_label_full"], f"config / {RECIPE}")
+        self.assertEqual(plan["titles"], [""])
+        self.assertEqual(plan["cells"], [[[("ok", 1000.0 + c) for c in range(4)],
+                                          [("ok", 2000.0 + c) for c in range(4)]]])
+        # Chosen, the same; the other way round, the rows carry the recipe.
+        chosen, _ = self.plan(folder, heatmap=["trace.network", "config"])
+        self.assertEqual(chosen, plan)
+        plan, _ = self.plan(folder, heatmap=["config", "trace.network"])
+        self.assertEqual((plan["row_label"], plan["col_label"], len(plan["cells"])),
+                         ("config / recipe", "network", 1))
+        self.assertEqual(plan["row_ticks"][2:], ["fp16-baseline / fp16", "fp16-iso-area / fp16"])
+        # The config follows from neither network nor recipe: one panel per config, most of each
+        # empty.
+        plan, _ = self.plan(folder, heatmap=["trace.network", RECIPE])
+        self.assertEqual(plan["notes"][0], "heatmap.png: 4 panels (one per config), "
+                                           "rows=network, columns=recipe")
+        self.assertEqual(plan["others"], ["config"])
+        self.assertEqual(plan["titles"], ["config=rapid-4bit", "config=hfp8",
+                                          "config=fp16-baseline", "config=fp16-iso-area"])
+        self.assertEqual(plan["cells"][3], [[None, None, ("ok", 1003.0)],
+                                            [None, None, ("ok", 2003.0)]])
+        # A recipe chosen with the config it follows from is still an axis of its own.
+        plan, _ = self.plan(folder, heatmap=["config", RECIPE])
+        self.assertEqual((plan["row_dependent"], plan["others"], len(plan["cells"])),
+                         ([], ["trace.network"], 2))
+
+    def test_a_key_depending_on_neither_axis_gives_panels(self):
+        folder = write_sweep(os.path.join(self.tmp.name, "tiered"),
+                             [BANDWIDTH, ROWS, CAPACITY, "tier"], ["cycles", "energy_pj.total"],
+                             tiered())
+        out = self.out_dir("chosen")
+        r = self.plot(folder, "-o", out, "--heatmap", f"{ROWS},{BANDWIDTH}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The tier follows from the capacity, a panel key: it shares the capacity's title part.
+        self.assertIn("heatmap.png: 3 panels (one per capacity_bytes / tier), rows=rows, "
+                      "columns=bandwidth_gbps", r.stdout.splitlines())
+        self.check_png(os.path.join(out, "heatmap.png"))
+        plan, _ = self.plan(folder, heatmap=[ROWS, BANDWIDTH])
+        self.assertEqual(plan["others"], [CAPACITY])
+        self.assertEqual(plan["panel_groups"], [[CAPACITY, "tier"]])
+        self.assertEqual(plan["titles"], ["capacity_bytes=131072 / tier=small",
+                                          "capacity_bytes=262144 / tier=small",
+                                          "capacity_bytes=524288 / tier=large"])
+        # With the tier as an axis, the capacity follows from neither axis: panels by bandwidth
+        # and capacity, each only partly filled.
+        plan, _ = self.plan(folder, heatmap=["tier", ROWS])
+        self.assertEqual((plan["others"], plan["row_ticks"]), ([BANDWIDTH, CAPACITY],
+                                                               ["small", "large"]))
+        self.assertEqual(len(plan["cells"]), 6)
+        self.assertEqual(plan["cells"][2][0], [None, None])  # 524288 bytes: no small tier
+        # Unasked: 3 axes (the tier not one of them), so no heat-map.
+        plan, skipped = self.plan(folder)
+        self.assertIsNone(plan)
+        self.assertEqual(skipped, f"heatmap.png: skipped: 3 axes vary ({BANDWIDTH}, {ROWS}, "
+                                  f"{CAPACITY} (+ tier)), the heat-map needs two; choose two "
+                                  f"with --heatmap KEY1,KEY2")
+
+    def test_dependence_and_folding(self):
+        s = self.script
+        # family follows from recipe, recipe from config; net is a grid key beside them.
+        rows = [("c1.json", "int4", "int", "a"), ("c2.json", "fp16", "float", "a"),
+                ("c3.json", "fp16", "float", "a"), ("c4.json", "hfp8", "float", "a")]
+        rows += [(c, r, f, "b") for c, r, f, _ in rows]
+        points = [{"id": point_id(i), "workload": MLP,
+                   "assignments": {"config": c, "recipe": r, "family": f, "net": n}}
+                  for i, (c, r, f, n) in enumerate(rows)]
+        axes = s.Axes(points, ["config", "recipe", "family", "net"])
+        self.assertTrue(axes.follows("config", "family") and axes.follows("recipe", "family"))
+        self.assertFalse(axes.follows("family", "recipe"))
+        self.assertEqual(axes.primary, [["config"], ["net"]])
+        # The family follows from both heads: it joins the recipe, which follows from the config.
+        self.assertEqual(axes.fold([["config"], ["recipe"]]),
+                         ([["config"], ["recipe", "family"]], [["net"]]))
+        self.assertEqual(axes.fold([["recipe"], ["config"]]),
+                         ([["recipe", "family"], ["config"]], [["net"]]))
+        self.assertEqual(axes.fold([["net"], ["config"]]),
+                         ([["net"], ["config", "recipe", "family"]], []))
+        self.assertEqual(axes.tick(["config", "recipe", "family"], points[2]), "c3 / fp16 / float")
+        self.assertEqual(axes.setting(["config", "recipe"], points[0]), "config=c1 / recipe=int4")
+        # Config files by name without .json where those tell them apart, else as written.
+        self.assertEqual(s.config_labels(["../a/x.json", "y.json", "z"]),
+                         {"../a/x.json": "x", "y.json": "y", "z": "z"})
+        self.assertEqual(s.config_labels(["a/x.json", "b/x.json"]), {})
+        self.assertEqual(s.config_labels(["x.json", "x"]), {})
 
     def test_short_labels(self):
         labels = self.script.short_labels(
