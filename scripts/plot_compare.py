@@ -14,6 +14,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_output import InputError, write_outputs  # noqa: E402
+
 plt = None  # matplotlib.pyplot, imported once the input has been read (bad input fails fast)
 
 FILES = ("energy_by_unit.png", "layer_speedup.png", "passes.png")
@@ -24,8 +27,6 @@ STYLE = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "axes.grid": Fal
          "path.simplify": True}
 
 
-class InputError(Exception):
-    pass
 
 
 def load(path):
@@ -201,37 +202,18 @@ def main(argv):
     try:
         file, c = load(args.compare)
         out = args.out or os.path.dirname(file) or "."
-        created = not os.path.isdir(out)
-        try:
-            os.makedirs(out, exist_ok=True)
-        except OSError as e:
-            raise InputError(f"{out}: cannot create the output folder ({e.strerror})")
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot
         plt = matplotlib.pyplot
         plt.rcParams.update(STYLE)
-        paths = [os.path.join(out, f) for f in FILES]
-        # Each figure goes to a temporary name; all three are renamed into place once drawn.
-        tmps = [os.path.join(out, "." + f + ".tmp") for f in FILES]
-        try:
+
+        def draw(tmps):
             plot_energy_by_unit(c, tmps[0])
             plot_layer_speedup(c, tmps[1])
             plot_passes(c, tmps[2])
-            for tmp, path in zip(tmps, paths):
-                os.replace(tmp, path)
-        except (KeyError, TypeError, AttributeError, ValueError, OSError) as e:
-            for tmp in tmps:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-            if created:
-                try:
-                    os.rmdir(out)
-                except OSError:
-                    pass
-            if isinstance(e, OSError):
-                raise InputError(f"{out}: cannot write the figures ({e.strerror})")
-            raise InputError(f"{file}: not a nibble compare.json as expected ({e!r})")
+
+        paths = write_outputs(out, FILES, draw, f"{file}: not a nibble compare.json as expected")
     except InputError as e:
         print(f"plot_compare.py: error: {e}", file=sys.stderr)
         return 2

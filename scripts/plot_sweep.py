@@ -43,6 +43,9 @@ import os
 import sys
 import textwrap
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_output import InputError, write_outputs  # noqa: E402
+
 plt = None  # matplotlib.pyplot, imported once the input has been read (bad input fails fast)
 
 POINTS_FORMAT = "nibble-sweep-points"
@@ -56,8 +59,6 @@ STYLE = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "axes.grid": Fal
          "path.simplify": True, "image.cmap": "viridis"}
 
 
-class InputError(Exception):
-    pass
 
 
 def read_json_file(file, what):
@@ -820,39 +821,20 @@ def main(argv):
         heatmap, skipped = plan_heatmap(points, rows, keys, chosen, metric, maximised)
         out = args.out or args.sweep
         names = ["pareto.png", "pareto.csv"] + (["heatmap.png"] if heatmap else [])
-        paths = [os.path.join(out, n) for n in names]
-        created = not os.path.isdir(out)
-        try:
-            os.makedirs(out, exist_ok=True)
-        except OSError as e:
-            raise InputError(f"{out}: cannot create the output folder ({e.strerror})")
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot
         plt = matplotlib.pyplot
         plt.rcParams.update(STYLE)
-        # Each output goes to a temporary name; all are renamed into place once written.
-        tmps = [os.path.join(out, "." + n + ".tmp") for n in names]
-        try:
+
+        def draw(tmps):
             plot_pareto(points, rows, pareto, tmps[0])
             with open(tmps[1], "w") as f:
                 f.write(pareto["csv"])
             if heatmap:
                 plot_heatmap(heatmap, tmps[2])
-            for tmp, path in zip(tmps, paths):
-                os.replace(tmp, path)
-        except (KeyError, TypeError, AttributeError, ValueError, OSError) as e:
-            for tmp in tmps:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-            if created:
-                try:
-                    os.rmdir(out)
-                except OSError:
-                    pass
-            if isinstance(e, OSError):
-                raise InputError(f"{out}: cannot write the outputs ({e.strerror})")
-            raise InputError(f"{file}: not a nibble sweep as expected ({e!r})")
+
+        paths = write_outputs(out, names, draw, f"{file}: not a nibble sweep as expected")
     except InputError as e:
         print(f"plot_sweep.py: error: {e}", file=sys.stderr)
         return 2
