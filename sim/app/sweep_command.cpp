@@ -60,15 +60,16 @@ const char* const kSweepUsage =
     "N]\n"
     "       nibble sweep merge DIR [--check]\n"
     "\n"
-    "Expands the sweep spec (workloads x grid x zip, filtered; see sim/app/sweep.md) into an\n"
-    "ordered list of points, writes it to DIR/points.json and runs the points of this shard\n"
-    "(point k where k mod N == I; I and N default to $SLURM_ARRAY_TASK_ID and\n"
-    "$SLURM_ARRAY_TASK_COUNT, else 0 and 1) as `nibble run` processes, up to --jobs at once. Each\n"
-    "finished point gets DIR/runs/<id>/result.json; a rerun skips the points whose result is ok.\n"
-    "--emit-slurm writes an sbatch job-array script whose task i runs shard i; --emit-joblist\n"
-    "writes one `--point ID` command per point, for `parallel --joblog F --resume`. Neither runs\n"
-    "anything. `merge` gathers DIR/runs/*/result.json into DIR/results.csv and\n"
-    "DIR/results.jsonl.\n"
+    "Expands the sweep spec (workloads or generated traces x grid x zip, filtered; see\n"
+    "sim/app/sweep.md) into an ordered list of points, writes it to DIR/points.json and runs the\n"
+    "points of this shard (point k where k mod N == I; in a Slurm job array I and N default to\n"
+    "the task's place, ($SLURM_ARRAY_TASK_ID - _MIN) / _STEP of _COUNT, else 0 and 1) as\n"
+    "`nibble run` processes, up to --jobs at once. Each finished point gets\n"
+    "DIR/runs/<id>/result.json; a rerun skips the points whose result is ok. --emit-slurm\n"
+    "writes an sbatch job-array script whose task i runs shard i; --emit-joblist writes one\n"
+    "`--point ID` command per point, for `parallel --joblog F --resume`. Neither runs anything;\n"
+    "both write DIR/points.json. `merge` gathers DIR/runs/*/result.json into DIR/results.csv\n"
+    "and DIR/results.jsonl.\n"
     "Exit status: 0 all points ok; 1 some failed (merge --check: some failed or missing);\n"
     "2 bad input (nothing written); 130 interrupted.\n"
     "\n";
@@ -1215,7 +1216,7 @@ int sweep_command(int argc, char* argv[]) {
         "jobs,j", po::value(&o.jobs)->value_name("N"),
         "runs at once (default: the hardware threads; with --emit-slurm: 1 per task)")(
         "shard-index", po::value(&o.shard_index)->value_name("I"),
-        "run the points k with k mod N == I (default: $SLURM_ARRAY_TASK_ID, else 0)")(
+        "run the points k with k mod N == I (default: the Slurm array task's place, else 0)")(
         "shard-count", po::value(&o.shard_count)->value_name("N"),
         "the number of shards (default: $SLURM_ARRAY_TASK_COUNT, else 1; with --emit-slurm: "
         "one per point, at most 1000)")("point", po::value(&o.point)->value_name("ID"),
@@ -1223,7 +1224,8 @@ int sweep_command(int argc, char* argv[]) {
         "emit-slurm", po::value(&o.emit_slurm)->value_name("FILE"),
         "write an sbatch job-array script that runs the shards, and run nothing")(
         "sbatch", po::value(&o.sbatch)->value_name("OPTION")->composing(),
-        "with --emit-slurm: one more #SBATCH line (repeatable), e.g. --sbatch=--partition=cpu")(
+        "with --emit-slurm: one more #SBATCH line (repeatable), e.g. --sbatch=--partition=cpu, "
+        "--sbatch=--time=1:00:00, --sbatch=--mem-per-cpu=2G")(
         "array-limit", po::value(&o.array_limit)->value_name("M"),
         "with --emit-slurm: at most M array tasks at once (--array=0-N%M)")(
         "emit-joblist", po::value(&o.emit_joblist)->value_name("FILE"),
