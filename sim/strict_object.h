@@ -49,6 +49,29 @@ class StrictObject {
     if (!j.is_string() || j.get<std::string>().empty()) fail(key, "a non-empty string", j);
     return j.get<std::string>();
   }
+  // An array of non-empty strings: required (and then non-empty) or optional (empty when absent);
+  // with `unique`, a string listed twice is refused.
+  std::vector<std::string> strings(const std::string& key, bool required, bool unique) {
+    const std::string expected =
+        required ? "a non-empty array of non-empty strings" : "an array of non-empty strings";
+    const Json* j = required ? &require(key, expected) : find(key);
+    std::vector<std::string> out;
+    if (j == nullptr) return out;
+    if (!j->is_array() || (required && j->empty())) fail(key, expected, *j);
+    for (std::size_t i = 0; i < j->size(); ++i) {
+      const Json& item = (*j)[i];
+      const std::string at = origin_ + ": " + where(key) + "[" + std::to_string(i) + "]: ";
+      if (!item.is_string() || item.get<std::string>().empty()) {
+        throw InputError(at + "expected a non-empty string, found " + describe_json(item));
+      }
+      const std::string s = item.get<std::string>();
+      if (unique && std::find(out.begin(), out.end(), s) != out.end()) {
+        throw InputError(at + "\"" + s + "\" is listed twice");
+      }
+      out.push_back(s);
+    }
+    return out;
+  }
   // An integer in [min, kMaxDim]; `fallback` when absent (required when there is none).
   uint64_t dim(const std::string& key, std::optional<uint64_t> fallback, uint64_t min) {
     const std::string expected =

@@ -101,31 +101,6 @@ struct Spec {
   std::vector<Point> points;
 };
 
-// An optional (or required) array of non-empty strings.
-std::vector<std::string> string_array(StrictObject& obj, const std::string& file,
-                                      const std::string& key, bool required) {
-  const std::string expected =
-      required ? "a non-empty array of non-empty strings" : "an array of non-empty strings";
-  const Json* j = required ? &obj.require(key, expected) : obj.find(key);
-  std::vector<std::string> out;
-  if (j == nullptr) return out;
-  if (!j->is_array() || (required && j->empty())) obj.fail(key, expected, *j);
-  for (std::size_t i = 0; i < j->size(); ++i) {
-    const Json& item = (*j)[i];
-    if (!item.is_string() || item.get<std::string>().empty()) {
-      throw InputError(file + ": " + obj.where(key) + "[" + std::to_string(i) +
-                       "]: expected a non-empty string, found " + describe_json(item));
-    }
-    const std::string s = item.get<std::string>();
-    if (std::find(out.begin(), out.end(), s) != out.end()) {
-      throw InputError(file + ": " + obj.where(key) + "[" + std::to_string(i) + "]: \"" + s +
-                       "\" is listed twice");
-    }
-    out.push_back(s);
-  }
-  return out;
-}
-
 bool valid_point_name(const std::string& name) {
   if (name.empty() || name.front() == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -145,8 +120,8 @@ Spec read_spec(const std::string& file) {
     spec.description = d->get<std::string>();
   }
   spec.config = top.string("config");
-  spec.sets = string_array(top, file, "set", false);
-  spec.exclude_units = string_array(top, file, "exclude_units", false);
+  spec.sets = top.strings("set", false, true);
+  spec.exclude_units = top.strings("exclude_units", false, true);
   const Json& points = top.require("points", "a non-empty array of points");
   if (!points.is_array() || points.empty())
     top.fail("points", "a non-empty array of points", points);
@@ -182,7 +157,7 @@ Spec read_spec(const std::string& file) {
     }
     p.measured = measured.get<double>();
     p.source = obj.string("source");
-    p.scale = string_array(obj, file, "scale", true);
+    p.scale = obj.strings("scale", true, true);
     obj.finish("a point");
     spec.points.push_back(std::move(p));
   }

@@ -116,25 +116,6 @@ std::string trace_option_text(const std::string& file, const std::string& where,
                    describe_json(v));
 }
 
-std::vector<std::string> string_array(StrictObject& obj, const std::string& file,
-                                      const std::string& key, bool required) {
-  const std::string expected =
-      required ? "a non-empty array of non-empty strings" : "an array of non-empty strings";
-  const Json* j = required ? &obj.require(key, expected) : obj.find(key);
-  std::vector<std::string> out;
-  if (j == nullptr) return out;
-  if (!j->is_array() || (required && j->empty())) obj.fail(key, expected, *j);
-  for (std::size_t i = 0; i < j->size(); ++i) {
-    const Json& item = (*j)[i];
-    if (!item.is_string() || item.get<std::string>().empty()) {
-      throw InputError(file + ": " + obj.where(key) + "[" + std::to_string(i) +
-                       "]: expected a non-empty string, found " + describe_json(item));
-    }
-    out.push_back(item.get<std::string>());
-  }
-  return out;
-}
-
 // `"key": [values]` of the grid or the zip: each a non-empty array of scalars.
 std::vector<std::pair<std::string, std::vector<Json>>> value_lists(StrictObject& top,
                                                                    const std::string& file,
@@ -251,7 +232,7 @@ Spec read_spec(const std::string& file) {
     if (!c->is_string() || c->get<std::string>().empty()) top.fail("config", "a config file", *c);
     config = c->get<std::string>();
   }
-  spec.sets = string_array(top, file, "set", false);
+  spec.sets = top.strings("set", false, false);
   if (const Json* t = top.find("trace")) {
     if (top.find("workloads") != nullptr) {
       throw InputError(file +
@@ -274,12 +255,12 @@ Spec read_spec(const std::string& file) {
     }
     spec.trace = *t;
   } else {
-    spec.workloads = string_array(top, file, "workloads", true);
+    spec.workloads = top.strings("workloads", true, false);
   }
   spec.grid = value_lists(top, file, "grid", true);
   spec.zip = value_lists(top, file, "zip", false);
-  const std::vector<std::string> filters = string_array(top, file, "filter", false);
-  spec.metrics = string_array(top, file, "metrics", true);
+  const std::vector<std::string> filters = top.strings("filter", false, false);
+  spec.metrics = top.strings("metrics", true, false);
   top.finish();
 
   // The zip's lists go together; a key is varied once.

@@ -22,22 +22,16 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing_support::kSource;
+using testing_support::load;
 using testing_support::nibble;
 using testing_support::Outcome;
+using testing_support::q;
 using testing_support::scratch;
 using testing_support::slurp;
+using testing_support::write;
 
 const std::string kShippedSpec = "configs/calibration/rapid-isscc21.json";
 const std::string kShippedTable = "configs/energy/7nm-0.55v-calibrated.json";
-
-Json load(const fs::path& file) { return Json::parse(slurp(file)); }
-
-void write(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::binary);
-  out << text;
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 std::size_t line_count(const std::string& text) {
   std::size_t n = 0;

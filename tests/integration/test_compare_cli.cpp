@@ -20,21 +20,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using testing_support::load;
 using testing_support::nibble;
 using testing_support::Outcome;
+using testing_support::q;
 using testing_support::scratch;
 using testing_support::slurp;
+using testing_support::write;
 
 const std::string kMlpStep = "workloads/examples/mlp-train-step.json";
-
-Json load(const fs::path& file) { return Json::parse(slurp(file)); }
-
-void write(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::binary);
-  out << text;
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

@@ -31,19 +31,13 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing_support::kSource;
+using testing_support::load;
 using testing_support::nibble;
 using testing_support::Outcome;
+using testing_support::q;
 using testing_support::scratch;
 using testing_support::slurp;
-
-Json load(const fs::path& file) { return Json::parse(slurp(file)); }
-
-void write(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::binary);
-  out << text;
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using testing_support::write;
 
 std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <string>
 
+#include "sim/config.h"
+
 namespace nibble::testing_support {
 
 inline const std::string kSource = NIBBLE_SOURCE_DIR;
@@ -30,6 +32,18 @@ inline std::string slurp(const std::filesystem::path& path) {
   s << in.rdbuf();
   return s.str();
 }
+
+// A JSON file's document.
+inline Json load(const std::filesystem::path& file) { return Json::parse(slurp(file)); }
+
+// Writes `text` to `file` as it is.
+inline void write(const std::filesystem::path& file, const std::string& text) {
+  std::ofstream out(file, std::ios::binary);
+  out << text;
+}
+
+// A path single-quoted for the shell command line that nibble() runs.
+inline std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
 // A fresh scratch directory for the running test.
 inline std::filesystem::path scratch() {
