@@ -130,6 +130,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
   const DramRegistry& dram_impls = dram_registry();
   const std::string dram_impl = dram.get_choice("impl", "BandwidthLatency", dram_impls.names());
   chip_.dram = dram_impls.create(dram_impl, dram, settings.core_mhz);
+  chip_.reservation_dram = dynamic_cast<ReservationDram*>(chip_.dram.get());
   dram.finish();
   ConfigNode ring = accelerator.child("ring");
   RingParams ring_params;

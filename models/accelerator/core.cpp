@@ -97,7 +97,7 @@ Timeline Core::load(uint32_t op, uint64_t t, const TileLoad& l) {
   if (l.shared && chip_.cores > 1) {
     const uint64_t owner = t % chip_.cores;
     const auto broadcast = [this, owner, &l](uint64_t at) {
-      Timeline fetched = chip_.dmas[owner]->transfer(at, l.bytes, false, *chip_.dram);
+      Timeline fetched = chip_.dmas[owner]->transfer(at, l.bytes, false, *chip_.reservation_dram);
       chip_.dram_read_bytes += l.bytes;
       const Timeline sent = chip_.ring->broadcast(fetched.done(), l.bytes);
       for (const auto& [end, cause] : sent.segments()) fetched.add(end, cause);
@@ -116,7 +116,7 @@ Timeline Core::load(uint32_t op, uint64_t t, const TileLoad& l) {
     const uint64_t operand_bytes = chip_.plans[op].operand_bytes(l.operand);
     const TileKey key{op, l.operand, l.row, l.col};
     if (sb != nullptr && sb->keeps(operand_bytes) && sb->holds(key)) return sb->read(at, l.bytes);
-    Timeline got = dma_->transfer(at, l.bytes, false, *chip_.dram);
+    Timeline got = dma_->transfer(at, l.bytes, false, *chip_.reservation_dram);
     chip_.dram_read_bytes += l.bytes;
     if (sb != nullptr && sb->keeps(operand_bytes)) sb->fill(key, l.bytes);
     return got;
@@ -236,7 +236,7 @@ void Core::storer() {
       if (w.store_bytes > 0) {
         const auto store = [this, &w, &done](uint64_t at) {
           chip_.dram_write_bytes += w.store_bytes;
-          return dma_->transfer(std::max(at, done.done()), w.store_bytes, true, *chip_.dram);
+          return dma_->transfer(std::max(at, done.done()), w.store_bytes, true, *chip_.reservation_dram);
         };
         const Timeline stored =
             chip_.arbiter->request(MemoryArbiter::key(index_, MemoryArbiter::kStore), store);

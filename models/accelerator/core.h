@@ -45,6 +45,7 @@ struct ChipMemory {
   std::vector<std::size_t> op_slot;  // per op, the unit slot that runs it
   std::vector<uint8_t> whole;        // per op, whether it runs as one whole task on one core
   std::unique_ptr<DramPort> dram;
+  ReservationDram* reservation_dram = nullptr;  // dram, when it books requests as they come
   std::unique_ptr<Ring> ring;
   std::unique_ptr<SharedBuffer> shared_buffer;         // may be null
   std::vector<Dma*> dmas;                              // per core

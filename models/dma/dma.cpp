@@ -17,7 +17,7 @@ Json DmaParams::describe() const {
 
 Dma::Dma(const DmaParams& params) : params_(params), completions_(params.outstanding, 0) {}
 
-Timeline Dma::transfer(uint64_t now, uint64_t bytes, bool write, DramPort& dram) {
+Timeline Dma::transfer(uint64_t now, uint64_t bytes, bool write, ReservationDram& dram) {
   Timeline t(now);
   if (bytes == 0) return t;
   const uint64_t out = params_.outstanding;

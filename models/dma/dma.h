@@ -27,7 +27,7 @@ class Dma {
 
   const DmaParams& params() const { return params_; }
   // Moves `bytes` (> 0) between `dram` and the scratchpad, starting at cycle `now`.
-  Timeline transfer(uint64_t now, uint64_t bytes, bool write, DramPort& dram);
+  Timeline transfer(uint64_t now, uint64_t bytes, bool write, ReservationDram& dram);
 
   uint64_t descriptors() const { return descriptors_; }
   uint64_t bursts() const { return bursts_; }

@@ -15,11 +15,13 @@ void BandwidthLatencyParams::read(ConfigNode& node) {
 // GB/s ÷ MHz = 10^9 / 10^6 bytes per cycle; the latency rounds up to whole cycles.
 BandwidthLatencyDram::BandwidthLatencyDram(const BandwidthLatencyParams& params, double core_mhz)
     : params_(params),
+      core_mhz_(core_mhz),
       channel_bytes_per_cycle_(params.bandwidth_gbps * 1000.0 / core_mhz /
                                static_cast<double>(params.channels)),
       latency_cycles_(transfer_cycles(static_cast<uint64_t>(std::llround(params.latency_ns * 1e3)),
                                       1e6 / core_mhz)),
-      free_(params.channels, 0) {}
+      free_(params.channels, 0),
+      channel_stats_(params.channels) {}
 
 DramAccess BandwidthLatencyDram::access(uint64_t issue, uint64_t bytes, bool write) {
   const auto channel = std::min_element(free_.begin(), free_.end());
@@ -33,6 +35,9 @@ DramAccess BandwidthLatencyDram::access(uint64_t issue, uint64_t bytes, bool wri
   ++requests_;
   busy_cycles_ += occupancy;
   (write ? write_bytes_ : read_bytes_) += bytes;
+  Channel& c = channel_stats_[static_cast<std::size_t>(channel - free_.begin())];
+  (write ? c.write_bytes : c.read_bytes) += bytes;
+  c.busy_cycles += occupancy;
   return a;
 }
 
@@ -50,6 +55,23 @@ void BandwidthLatencyDram::add_stats(Stats& stats, const std::string& prefix) co
   stats.add(prefix + "write_bytes", write_bytes_, "byte", "bytes written");
   stats.add(prefix + "busy_cycles", busy_cycles_, "channel-cycle",
             "cycles channels spent transferring, summed over channels");
+}
+
+// Per channel: bytes, the achieved bandwidth over the run and the share of it the channel was busy.
+Json BandwidthLatencyDram::summary(uint64_t end_cycle) const {
+  const double seconds = static_cast<double>(end_cycle) / (core_mhz_ * 1e6);
+  Json channels = Json::array();
+  for (const Channel& c : channel_stats_) {
+    const uint64_t bytes = c.read_bytes + c.write_bytes;
+    channels.push_back(
+        {{"read_bytes", c.read_bytes},
+         {"write_bytes", c.write_bytes},
+         {"gbps", end_cycle == 0 ? 0.0 : static_cast<double>(bytes) / seconds / 1e9},
+         {"busy_fraction", end_cycle == 0 ? 0.0
+                                          : static_cast<double>(c.busy_cycles) /
+                                                static_cast<double>(end_cycle)}});
+  }
+  return {{"model", "simple"}, {"requests", requests_}, {"channels", std::move(channels)}};
 }
 
 }  // namespace nibble

@@ -21,7 +21,7 @@ struct BandwidthLatencyParams {
   void read(ConfigNode& node);
 };
 
-class BandwidthLatencyDram : public DramPort {
+class BandwidthLatencyDram : public ReservationDram {
  public:
   BandwidthLatencyDram(const BandwidthLatencyParams& params, double core_mhz);
 
@@ -32,14 +32,20 @@ class BandwidthLatencyDram : public DramPort {
   uint64_t latency_cycles() const override { return latency_cycles_; }
   Json describe() const override;
   void add_stats(Stats& stats, const std::string& prefix) const override;
+  Json summary(uint64_t end_cycle) const override;
 
   uint64_t busy_cycles() const { return busy_cycles_; }
 
  private:
   BandwidthLatencyParams params_;
+  double core_mhz_;
   double channel_bytes_per_cycle_;
   uint64_t latency_cycles_;
   std::vector<uint64_t> free_;  // per channel, the cycle it is free again
+  struct Channel {
+    uint64_t read_bytes = 0, write_bytes = 0, busy_cycles = 0;
+  };
+  std::vector<Channel> channel_stats_;
   uint64_t requests_ = 0, busy_cycles_ = 0;
 };
 

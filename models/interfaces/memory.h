@@ -61,24 +61,70 @@ struct DramAccess {
   uint64_t done = 0;          // cycle the data was delivered (transfer_end + latency)
 };
 
-// A DRAM as the DMA engines see it.
+// A DRAM as the DMA engines see it. Two kinds sit behind this base: a ReservationDram answers
+// each request at once with the cycles it will take (a first-order model: fast, but a request
+// booked now cannot be overtaken by one that arrives later), and a QueuedDram is a controller
+// that queues requests and decides, command by command and in time order, what each channel does.
 class DramPort {
  public:
   virtual ~DramPort() = default;
-  // Serves `bytes` (> 0) read or written, requested at `issue` (never earlier than a previous
-  // request's issue).
-  virtual DramAccess access(uint64_t issue, uint64_t bytes, bool write) = 0;
   // Bytes per cycle of the core clock at full use of every channel (for the mapper's estimates).
   virtual double peak_bytes_per_cycle() const = 0;
-  // The access latency in core cycles.
+  // The access latency of an unloaded read, in core cycles (for the mapper's estimates).
   virtual uint64_t latency_cycles() const = 0;
   virtual Json describe() const = 0;
   virtual void add_stats(Stats& stats, const std::string& prefix) const = 0;
+  // What the report's `memory.dram` shows of the run that ended at cycle `end_cycle`.
+  virtual Json summary(uint64_t end_cycle) const = 0;
   uint64_t read_bytes() const { return read_bytes_; }
   uint64_t write_bytes() const { return write_bytes_; }
 
  protected:
   uint64_t read_bytes_ = 0, write_bytes_ = 0;
+};
+
+// A DRAM that books each request when it is made.
+class ReservationDram : public DramPort {
+ public:
+  // Serves `bytes` (> 0) read or written, requested at `issue` (never earlier than a previous
+  // request's issue).
+  virtual DramAccess access(uint64_t issue, uint64_t bytes, bool write) = 0;
+};
+
+// One request to a QueuedDram: a DMA burst of `bytes` from `address` on.
+struct DramRequest {
+  uint64_t tag = 0;      // the caller's, given back with the completion
+  uint64_t address = 0;  // byte address of the first byte
+  uint64_t bytes = 0;    // > 0
+  bool write = false;
+};
+
+// A request the DRAM has finished with: a read when its last byte is delivered back at the
+// requester, a write when the controller has accepted all of it (writes are posted).
+struct DramCompletion {
+  uint64_t tag = 0;
+  uint64_t done_ps = 0;
+};
+
+// A DRAM controller served in time order. Times are picoseconds of simulated time (the caller
+// converts from its clock). The caller alternates: enqueue() what arrives at time t, then run()
+// the model up to the next time something else could arrive. Decisions at time t see exactly the
+// requests that arrived at or before t, so the outcome does not depend on how far each run() call
+// reaches.
+class QueuedDram : public DramPort {
+ public:
+  static constexpr uint64_t kNever = ~uint64_t{0};
+  // Queues `request`, arriving at `arrival_ps`, which is never earlier than a previous arrival
+  // nor than the time of the last decision run() made (a request arriving at the time of a
+  // decision already made is considered from the next decision on).
+  virtual void enqueue(uint64_t arrival_ps, const DramRequest& request) = 0;
+  // Makes the model's decisions at times < limit_ps, in time order. Returns true right after the
+  // first decision that appended completions to `done` (each with done_ps >= that decision's
+  // time), false once no decision is left before limit_ps.
+  virtual bool run(uint64_t limit_ps, std::vector<DramCompletion>& done) = 0;
+  // The time of the next decision the model would make with no further arrivals; kNever when it
+  // has nothing queued.
+  virtual uint64_t next_event_ps() const = 0;
 };
 
 // A strided part of one tile's operand reads from the scratchpad: `repeats` times, every word of
