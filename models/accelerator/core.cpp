@@ -236,7 +236,8 @@ void Core::storer() {
       if (w.store_bytes > 0) {
         const auto store = [this, &w, &done](uint64_t at) {
           chip_.dram_write_bytes += w.store_bytes;
-          return dma_->transfer(std::max(at, done.done()), w.store_bytes, true, *chip_.reservation_dram);
+          return dma_->transfer(std::max(at, done.done()), w.store_bytes, true,
+                                *chip_.reservation_dram);
         };
         const Timeline stored =
             chip_.arbiter->request(MemoryArbiter::key(index_, MemoryArbiter::kStore), store);

@@ -63,13 +63,12 @@ Json BandwidthLatencyDram::summary(uint64_t end_cycle) const {
   Json channels = Json::array();
   for (const Channel& c : channel_stats_) {
     const uint64_t bytes = c.read_bytes + c.write_bytes;
-    channels.push_back(
-        {{"read_bytes", c.read_bytes},
-         {"write_bytes", c.write_bytes},
-         {"gbps", end_cycle == 0 ? 0.0 : static_cast<double>(bytes) / seconds / 1e9},
-         {"busy_fraction", end_cycle == 0 ? 0.0
-                                          : static_cast<double>(c.busy_cycles) /
-                                                static_cast<double>(end_cycle)}});
+    channels.push_back({{"read_bytes", c.read_bytes},
+                        {"write_bytes", c.write_bytes},
+                        {"gbps", end_cycle == 0 ? 0.0 : static_cast<double>(bytes) / seconds / 1e9},
+                        {"busy_fraction", end_cycle == 0 ? 0.0
+                                                         : static_cast<double>(c.busy_cycles) /
+                                                               static_cast<double>(end_cycle)}});
   }
   return {{"model", "simple"}, {"requests", requests_}, {"channels", std::move(channels)}};
 }
