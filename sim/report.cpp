@@ -97,14 +97,14 @@ double ReportBuilder::leakage_pj(double mw, uint64_t cycles) const {
   return mw * static_cast<double>(cycles) * 1e3 / in_.energy_context->clock_mhz;
 }
 
-void ReportBuilder::add_ops(const Workload& w, const std::vector<OpResult>& results,
+void ReportBuilder::add_ops(const std::vector<Op>& ops, const std::vector<OpResult>& results,
                             const std::vector<Json>& accuracy) {
   for (std::size_t i = 0; i < results.size(); ++i) {
     const OpResult& r = results[i];
-    const Op& op = w.ops[i];
+    const Op& op = ops[i];
     const uint64_t cycles = r.end_cycle - r.start_cycle;
     const EnergyTotals e = r.energy.price(*in_.energy, in_.energy_context);
-    const double leak = leakage_pj(leakage_total_mw_, cycles);
+    const double leak = leakage_pj(leakage_total_mw_, r.attributed_cycles);
     Json j = {{"name", op.name},
               {"type", to_string(op.type)},
               {"pass", to_string(op.pass)},
@@ -153,7 +153,7 @@ void ReportBuilder::add_ops(const Workload& w, const std::vector<OpResult>& resu
     total_macs_ += r.macs;
     Json& pass = by_pass_[to_string(op.pass)];
     pass["ops"] = pass["ops"].get<uint64_t>() + 1;
-    pass["cycles"] = pass["cycles"].get<uint64_t>() + cycles;
+    pass["cycles"] = pass["cycles"].get<uint64_t>() + r.attributed_cycles;
     pass["energy_pj"] = pass["energy_pj"].get<double>() + e.total_pj + leak;
     Json& u = units_[r.unit];
     if (u.is_null()) u = {{"ops", 0}, {"busy_cycles", 0}};
@@ -256,7 +256,7 @@ Json build_report(const RunInputs& in, const RunResult& result) {
   ReportBuilder builder(whole, nullptr, nullptr);
   Json ops = Json::array();
   builder.keep_ops(&ops);
-  builder.add_ops(*in.workload, result.ops, in.accuracy);
+  builder.add_ops(in.workload->ops, result.ops, in.accuracy);
   Json report = builder.finish(result);
   report["ops"] = std::move(ops);
   return report;

@@ -38,8 +38,8 @@ class ReportBuilder {
  public:
   static constexpr std::size_t kTopOps = 5;
   ReportBuilder(const RunInputs& in, std::ostream* ops_json, std::ostream* ops_csv);
-  // `w.ops[i]` is the op of `results[i]`; `accuracy[i]` its accuracy or null.
-  void add_ops(const Workload& w, const std::vector<OpResult>& results,
+  // `ops[i]` is the op of `results[i]`; `accuracy[i]` its accuracy or null.
+  void add_ops(const std::vector<Op>& ops, const std::vector<OpResult>& results,
                const std::vector<Json>& accuracy);
   void keep_ops(Json* ops) { keep_ = ops; }  // also collect every entry here
   // The report without "ops" (always its last member). result.ops is not read.

@@ -15,6 +15,9 @@ namespace nibble {
 struct OpResult {
   uint64_t start_cycle = 0;
   uint64_t end_cycle = 0;
+  // Its share of the run's cycles: each cycle split evenly among the ops running in it. The op's
+  // leakage and clock energy are priced over these; they add up over ops to the busy cycles.
+  uint64_t attributed_cycles = 0;
   std::string unit;                  // the unit that ran it ("mac_array", "sfu", ...)
   uint64_t macs = 0;                 // GEMM ops
   uint64_t elements = 0;             // element-wise ops

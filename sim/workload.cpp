@@ -744,6 +744,7 @@ bool WorkloadReader::next(Op& op) {
     }
   }
   op.deps = std::move(deps);
+  op.deps_listed = node.contains("deps");
   if (!m.names.insert(name_hash(op.name))) {
     throw InputError(path + ": " + where + ".name: the name \"" + op.name +
                      "\" is used by an earlier op; op names must be unique");

@@ -109,6 +109,9 @@ struct Op {
   std::string fp4_phase =
       "both";                     // quantize to fp4: the TPR phases written ("both", "even", "odd")
   std::vector<std::string> deps;  // names of the earlier ops whose results it reads
+  // Whether the trace gave `deps` (an empty list included); without it the op depends on the op
+  // before it, so traces written without deps run in order.
+  bool deps_listed = false;
 
   bool is_gemm() const { return type == OpType::kGemm || type == OpType::kConv2d; }
   uint64_t macs() const { return is_gemm() ? gemm_batch * gemm.macs() : 0; }

@@ -98,20 +98,38 @@ const LimitSpec kLimits[] = {
 
 }  // namespace
 
+void SchedulerParams::read(ConfigNode& node) {
+  serial =
+      node.get_choice("policy", serial ? "serial" : "dataflow", {"dataflow", "serial"}) == "serial";
+  lookahead_ops = static_cast<uint64_t>(
+      node.get_int("lookahead_ops", static_cast<int64_t>(lookahead_ops), 1, int64_t{1} << 20));
+  elementwise_scratchpad_fraction = node.get_double("elementwise_scratchpad_fraction",
+                                                    elementwise_scratchpad_fraction, 0.001, 0.999);
+}
+
+Json SchedulerParams::describe() const {
+  return {{"policy", serial ? "serial" : "dataflow"},
+          {"lookahead_ops", lookahead_ops},
+          {"elementwise_scratchpad_fraction", elementwise_scratchpad_fraction}};
+}
+
 Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
                          const SimSettings& settings, const Workload& workload,
                          std::vector<OpData>* data, VcdWriter* vcd)
-    : sc_module(name), settings_(settings), workload_(workload), clock_("core", settings.core_mhz) {
-  context_.workload = &workload_;
+    : sc_module(name),
+      settings_(settings),
+      workload_(workload),
+      clock_("core", settings.core_mhz),
+      ring_ops_(~std::size_t{0}) {
+  context_.ops = &ops_;
   context_.clock = &clock_;
   context_.fidelity = settings.fidelity;
-  context_.data = data;
   context_.vcd = vcd;
   context_.traced_pes = settings.vcd_pes;
   context_.seed = settings.seed;
 
   chip_.clock = &clock_;
-  chip_.workload = &workload_;
+  chip_.ops = &ops_;
   chip_.ideal = settings.ideal_memory;
   chip_.cores = static_cast<uint64_t>(accelerator.get_int("cores", 1, 1, 256));
   arbiter_ = std::make_unique<MemoryArbiter>("memory_arbiter", clock_);
@@ -147,6 +165,9 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
   ConfigNode mapper = accelerator.child("mapper");
   mapper_.read(mapper);
   mapper.finish();
+  ConfigNode scheduler = accelerator.child("scheduler");
+  scheduler_.read(scheduler);
+  scheduler.finish();
   for (auto& core : cores_) core->set_buffers(mapper_.double_buffer ? 2 : 1);
   ConfigNode limits = accelerator.child("limits");
   const std::vector<std::string> declared = limits.keys();
@@ -170,8 +191,13 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
     }
   }
 
-  load_window();
+  queued_.resize(cores_[0]->slots().size() + 1);
+  queue_head_.resize(queued_.size());
+  std::vector<OpData> first;
+  if (data != nullptr) first = *data;
+  add_window(workload.ops, std::move(first), true);
   SC_THREAD(control);
+  SC_THREAD(ring_runner);
 }
 
 std::size_t Accelerator::check_op(const Op& op) const {
@@ -185,26 +211,8 @@ std::size_t Accelerator::check_op(const Op& op) const {
   return slot;
 }
 
-// Every op of the window must have a unit able to run it, and a mapping, before any runs.
-void Accelerator::load_window() {
-  chip_.op_slot.clear();
-  chip_.plans.clear();
-  chip_.whole.clear();
-  chip_.op_slot.reserve(workload_.ops.size());
-  for (const Op& op : workload_.ops) chip_.op_slot.push_back(check_op(op));
-  plan(mapper_);
-  records_.reserve(workload_.ops.size());
-}
-
-void Accelerator::next_window(bool last) {
-  load_window();
-  last_window_ = last;
-  window_ready_.notify(sc_core::SC_ZERO_TIME);
-}
-
-Accelerator::~Accelerator() = default;
-
-void Accelerator::plan(const MapperParams& mapper) {
+// What the mapper knows of the hardware the ops of a unit slot run on.
+MapperTarget Accelerator::mapper_target(std::size_t slot) const {
   const BankedSram& sram = cores_[0]->scratchpad();
   const uint64_t width = sram.params().bank_width_bytes;
   MapperTarget target;
@@ -218,47 +226,337 @@ void Accelerator::plan(const MapperParams& mapper) {
     target.dram_latency_cycles = 0;
     target.broadcast_cycles = [](uint64_t) { return uint64_t{0}; };
     target.reduce_scatter_cycles = [](uint64_t) { return uint64_t{0}; };
-  } else {
-    target.scratchpad_bytes = sram.params().capacity_bytes;
-    target.dram_bytes_per_cycle = chip_.dram->peak_bytes_per_cycle();
-    target.dram_latency_cycles = chip_.dram->latency_cycles();
-    const DmaParams& dma = cores_[0]->dma().params();
-    target.core_bytes_per_cycle =
-        static_cast<double>(dma.outstanding * dma.burst_bytes) /
-        static_cast<double>(std::max<uint64_t>(1, target.dram_latency_cycles));
-    const Ring* ring = chip_.ring.get();
-    target.broadcast_cycles = [ring](uint64_t bytes) { return ring->broadcast_cycles(bytes); };
-    target.reduce_scatter_cycles = [ring](uint64_t bytes) {
-      return ring->reduce_scatter_cycles(bytes);
-    };
+    return target;
   }
-  for (std::size_t i = 0; i < workload_.ops.size(); ++i) {
-    const Op& op = workload_.ops[i];
-    if (chip_.op_slot[i] == kRingSlot) {  // the ring runs it; nothing to map
-      chip_.plans.emplace_back();
-      chip_.whole.push_back(0);
+  const uint64_t capacity = sram.params().capacity_bytes;
+  target.scratchpad_bytes = capacity;
+  if (!scheduler_.serial) {
+    // The element-wise units plan in their share of the scratchpad, half each, the GEMM units in
+    // the rest, so an op of each kind fits at once.
+    const auto elementwise = static_cast<uint64_t>(static_cast<double>(capacity) *
+                                                   scheduler_.elementwise_scratchpad_fraction);
+    const std::string& role = cores_[0]->slots()[slot].role;
+    target.scratchpad_bytes =
+        role == "rescale" || role == "sfu" ? elementwise / 2 : capacity - elementwise;
+  }
+  target.dram_bytes_per_cycle = chip_.dram->peak_bytes_per_cycle();
+  target.dram_latency_cycles = chip_.dram->latency_cycles();
+  const DmaParams& dma = cores_[0]->dma().params();
+  target.core_bytes_per_cycle =
+      static_cast<double>(dma.outstanding * dma.burst_bytes) /
+      static_cast<double>(std::max<uint64_t>(1, target.dram_latency_cycles));
+  const Ring* ring = chip_.ring.get();
+  target.broadcast_cycles = [ring](uint64_t bytes) { return ring->broadcast_cycles(bytes); };
+  target.reduce_scatter_cycles = [ring](uint64_t bytes) {
+    return ring->reduce_scatter_cycles(bytes);
+  };
+  return target;
+}
+
+// Every op of the window must have a unit able to run it, and a mapping, before any runs.
+void Accelerator::add_window(const std::vector<Op>& ops, std::vector<OpData> data, bool last) {
+  std::vector<std::size_t> slots;
+  std::vector<OpPlan> plans;
+  slots.reserve(ops.size());
+  plans.reserve(ops.size());
+  std::vector<MapperTarget> targets;
+  for (std::size_t s = 0; s < cores_[0]->slots().size(); ++s) targets.push_back(mapper_target(s));
+  for (const Op& op : ops) {
+    const std::size_t slot = check_op(op);
+    slots.push_back(slot);
+    if (slot == kRingSlot) {  // the ring runs it; nothing to map
+      plans.emplace_back();
       continue;
     }
-    const ComputeUnit& unit = *cores_[0]->slots()[chip_.op_slot[i]].unit;
+    const ComputeUnit& unit = *cores_[0]->slots()[slot].unit;
+    MapperTarget& target = targets[slot];
     target.compute_cycles = [&unit, &op](const GemmShape& shape) {
       return unit.tile_cycles(op, shape);
     };
     try {
-      chip_.plans.push_back(
-          map_op(op, work_shape(op), unit.tile_bits(op), mapper, target, op.split));
+      plans.push_back(map_op(op, work_shape(op), unit.tile_bits(op), mapper_, target, op.split));
     } catch (const InputError& e) {
       throw InputError(workload_.file + ": " + e.what());
     }
-    const OpPlan& p = chip_.plans.back();
-    chip_.whole.push_back(p.active_cores() == 1 && p.tiles_per_core() == 1 ? 1 : 0);
     if (op.is_gemm() && integer_precision(op.precision.a) && integer_precision(op.precision.b)) {
       acc_bits_needed_ =
           std::max(acc_bits_needed_,
                    bits_of(op.precision.a) + bits_of(op.precision.b) + ceil_log2(op.gemm.k));
     }
   }
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const uint64_t index = ops_.end();
+    LiveOp& live = ops_.append(ops[i], i < data.size() ? std::move(data[i]) : OpData{});
+    live.slot = slots[i];
+    live.plan = std::move(plans[i]);
+    live.whole =
+        live.slot != kRingSlot && live.plan.active_cores() == 1 && live.plan.tiles_per_core() == 1;
+    live.parts.resize(chip_.cores);
+    queued_[live.slot == kRingSlot ? queued_.size() - 1 : live.slot].push_back(index);
+  }
+  unfinished_ += ops.size();
+  last_window_ = last;
+  if (waiting_for_ops_) {
+    waiting_for_ops_ = false;
+    window_ready_.notify(sc_core::SC_ZERO_TIME);
+  }
 }
 
+Accelerator::~Accelerator() = default;
+
+uint64_t Accelerator::oldest_unfinished() const {
+  for (uint64_t i = ops_.begin(); i < ops_.end(); ++i) {
+    if (!ops_.at(i).finished) return i;
+  }
+  return ops_.end();
+}
+
+// Serial: only the oldest unfinished op; dataflow: the next lookahead_ops from it.
+bool Accelerator::visible(uint64_t index) const {
+  const uint64_t horizon = scheduler_.serial ? 1 : scheduler_.lookahead_ops;
+  return index < oldest_unfinished() + horizon;
+}
+
+bool Accelerator::dispatch() {
+  bool any = false;
+  for (std::size_t q = 0; q < queued_.size(); ++q) {
+    std::vector<uint64_t>& queue = queued_[q];
+    std::size_t& head = queue_head_[q];
+    while (head < queue.size()) {
+      const uint64_t index = queue[head];
+      if (!visible(index)) break;
+      LiveOp& live = ops_.at(index);
+      const bool ready = std::all_of(live.deps.begin(), live.deps.end(), [&](uint64_t d) {
+        return d < ops_.begin() || ops_.at(d).finished;
+      });
+      if (!ready) break;
+      live.dispatched = true;
+      running_.push_back(index);
+      if (live.slot == kRingSlot) {
+        ring_ops_.put(index);
+      } else {
+        Json value_checks = Json::object();
+        if (!live.whole) {
+          cores_[0]->slots()[live.slot].unit->compute_values(static_cast<uint32_t>(index), live.op,
+                                                             value_checks);
+        }
+        live.result.checks = std::move(value_checks);
+        if (chip_.shared_buffer) chip_.shared_buffer->begin_op(static_cast<uint32_t>(index));
+        for (auto& core : cores_) core->start(live.slot, static_cast<uint32_t>(index));
+      }
+      ++head;
+      any = true;
+    }
+    if (head == queue.size()) {
+      queue.clear();
+      head = 0;
+    }
+  }
+  return any;
+}
+
+void Accelerator::attribute_cycles() {
+  const uint64_t now = clock_.now();
+  std::vector<uint64_t> active;
+  for (const uint64_t index : running_) {
+    if (ops_.at(index).parts_started > 0) active.push_back(index);
+  }
+  const uint64_t elapsed = now - last_attributed_;
+  last_attributed_ = now;
+  if (active.empty() || elapsed == 0) return;
+  std::sort(active.begin(), active.end());
+  const uint64_t share = elapsed / active.size(), rest = elapsed % active.size();
+  for (std::size_t i = 0; i < active.size(); ++i) {
+    ops_.at(active[i]).attributed_cycles += share + (i < rest ? 1 : 0);
+  }
+}
+
+void Accelerator::control() {
+  for (;;) {
+    attribute_cycles();
+    for (std::size_t i = 0; i < running_.size();) {  // ops that finished on every core
+      const uint64_t index = running_[i];
+      if (ops_.at(index).parts_done == chip_.cores) {
+        running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+        finish(index);
+      } else {
+        ++i;
+      }
+    }
+    if (interrupt_requested()) interrupted_ = true;
+    if (!interrupted_) dispatch();
+    if (running_.empty() && (interrupted_ || (last_window_ && unfinished_ == 0))) break;
+    // Ops the scheduler may look at have not been read yet: the kernel pauses (sc_start returns)
+    // until the next window is added; the running ops go on from where they are.
+    if (!interrupted_ && !last_window_ && visible(ops_.end())) {
+      waiting_for_ops_ = true;
+      sc_core::sc_pause();
+      wait(window_ready_);
+      continue;
+    }
+    wait(chip_.progress);
+  }
+  complete_ = !interrupted_;
+  sc_core::sc_stop();
+}
+
+// A gradient reduction across the cores: the ring's all-reduce (models/ring/ring.h) of the op's
+// bytes; every core waits for it (ring stalls), no unit computes.
+void Accelerator::ring_runner() {
+  for (;;) {
+    const uint64_t index = ring_ops_.get();
+    LiveOp& live = ops_.at(index);
+    const uint64_t elements = live.op.vector->elements;
+    const uint64_t bytes = (elements * bits_of(live.op.precision.a) + 7) / 8;
+    const uint64_t start = clock_.now();
+    live.start_cycle = start;
+    live.parts_started = chip_.cores;
+    chip_.progress.notify(sc_core::SC_ZERO_TIME);
+    const Timeline done =
+        arbiter_->request(MemoryArbiter::key(0, MemoryArbiter::kSlots - 1, MemoryArbiter::kReduce),
+                          [this, bytes, &live](uint64_t at) {
+                            const uint64_t hops = chip_.ring->byte_hops();
+                            const Timeline t = chip_.ring->all_reduce(at, bytes);
+                            live.bytes.ring_byte_hops += chip_.ring->byte_hops() - hops;
+                            return t;
+                          });
+    if (!chip_.ideal && done.done() > start) wait(clock_.cycles(done.done() - start));
+    const uint64_t steps = chip_.cores > 1 ? 2 * (chip_.cores - 1) : 0;
+    for (CoreOpResult& part : live.parts) {
+      part.start_cycle = start;
+      part.end_cycle = clock_.now();
+      part.stalls[static_cast<std::size_t>(StallCause::kRing)] = clock_.now() - start;
+    }
+    UnitOpRecord& record = live.parts[0].record;
+    record.elements = elements;
+    record.tiles = steps;
+    record.mapping = {{"unit", "ring"}, {"cores", chip_.cores}, {"steps", steps}, {"bytes", bytes}};
+    record.checks = Json::object();
+    live.parts[0].ran = true;
+    live.parts_done = chip_.cores;
+    chip_.progress.notify(sc_core::SC_ZERO_TIME);
+  }
+}
+
+// An op has finished on every core: its result from the cores' parts and the bytes it moved.
+void Accelerator::finish(uint64_t index) {
+  LiveOp& live = ops_.at(index);
+  live.finished = true;
+  --unfinished_;
+  const bool ring = live.slot == kRingSlot;
+  const OpPlan& plan = live.plan;
+  OpResult& r = live.result;
+  const Json value_checks = std::move(r.checks);
+  r = OpResult{};
+  live.end_cycle = live.start_cycle;
+  for (const CoreOpResult& part : live.parts)
+    live.end_cycle = std::max(live.end_cycle, part.end_cycle);
+  r.start_cycle = live.start_cycle;
+  r.end_cycle = live.end_cycle;
+  r.attributed_cycles = live.attributed_cycles;
+  r.unit = ring ? "ring" : cores_[0]->slots()[live.slot].role;
+
+  StallCycles stalls{};
+  UnitOpRecord record;
+  uint64_t busy = 0, busiest = 0, high_water = 0;
+  bool first = true;
+  for (const CoreOpResult& part : live.parts) {
+    for (std::size_t c = 0; c < kStallCauses; ++c) stalls[c] += part.stalls[c];
+    // A core waits before its part (its unit still busy with an earlier op) and after it.
+    stalls[static_cast<std::size_t>(StallCause::kDependency)] +=
+        (part.start_cycle - live.start_cycle) + (live.end_cycle - part.end_cycle);
+    busy += part.busy_cycles;
+    busiest = std::max(busiest, part.busy_cycles);
+    high_water = std::max(high_water, part.scratchpad_high_water);
+    if (part.ran) {
+      merge_record(record, part.record, first);
+      first = false;
+    }
+  }
+  if (record.checks.is_null()) record.checks = Json::object();
+  for (const auto& [key, value] : value_checks.items()) record.checks[key] = value;
+  record.peak_work_per_cycle *= ring ? 1 : plan.active_cores();
+  for (std::size_t c = 0; c < kStallCauses; ++c) total_stalls_[c] += stalls[c];
+  total_busy_ += busy;
+
+  // Memory energy of the op: DMA fills and drains of the scratchpads, DRAM, shared buffer, ring.
+  const OpBytes& b = live.bytes;
+  EnergyLedger& e = record.energy;
+  if (!ring) {
+    e.add("scratchpad", "scratchpad.write_byte", static_cast<double>(b.scratchpad_fill));
+    e.add("scratchpad", "scratchpad.read_byte", static_cast<double>(b.scratchpad_drain));
+    e.add("dram", "dram.read_byte", static_cast<double>(b.dram_read));
+    e.add("dram", "dram.write_byte", static_cast<double>(b.dram_write));
+  }
+  if (chip_.cores > 1) e.add("ring", "ring.byte_hop", static_cast<double>(b.ring_byte_hops));
+  if (chip_.shared_buffer && !ring) {
+    e.add("shared_buffer", "shared_buffer.read_byte", static_cast<double>(b.shared_buffer_read));
+    e.add("shared_buffer", "shared_buffer.write_byte", static_cast<double>(b.shared_buffer_write));
+  }
+  // Clock tree and control run on every core every cycle; an op is charged its share of them.
+  e.add("clock", "clock.core_cycle", static_cast<double>(live.attributed_cycles * chip_.cores));
+
+  const uint64_t cycles = live.end_cycle - live.start_cycle;
+  const uint64_t dram_bytes = b.dram_read + b.dram_write;
+  const double gb_per_cycle = settings_.core_mhz * 1e6 / 1e9;  // GB/s per byte/cycle
+  const double achieved =
+      cycles == 0 ? 0
+                  : static_cast<double>(dram_bytes) / static_cast<double>(cycles) * gb_per_cycle;
+  const double needed =
+      busiest == 0 ? 0
+                   : static_cast<double>(dram_bytes) / static_cast<double>(busiest) * gb_per_cycle;
+  peak_dram_gbps_needed_ = std::max(peak_dram_gbps_needed_, needed);
+  peak_scratchpad_ = std::max(peak_scratchpad_, high_water);
+  uint64_t sb_high = 0;
+  if (chip_.shared_buffer && !ring) {
+    sb_high = chip_.shared_buffer->high_water(static_cast<uint32_t>(index));
+    chip_.shared_buffer->end_op(static_cast<uint32_t>(index));
+  }
+  peak_shared_buffer_ = std::max(peak_shared_buffer_, sb_high);
+  if (record.checks.contains("psum_buffer_bytes")) {
+    peak_psum_buffer_ =
+        std::max(peak_psum_buffer_, record.checks["psum_buffer_bytes"].get<uint64_t>());
+  }
+  r.memory = {{"busy_core_cycles", busy},
+              {"stall_core_cycles", to_json(stalls)},
+              {"bytes",
+               {{"dram_read", b.dram_read},
+                {"dram_write", b.dram_write},
+                {"shared_buffer_read", b.shared_buffer_read},
+                {"shared_buffer_write", b.shared_buffer_write},
+                {"ring_byte_hops", b.ring_byte_hops},
+                {"scratchpad_fill", b.scratchpad_fill},
+                {"scratchpad_drain", b.scratchpad_drain}}},
+              {"dram_gbps", achieved},
+              {"scratchpad_high_water_bytes", high_water},
+              {"shared_buffer_high_water_bytes", sb_high}};
+  // The plan's split and tiles join the unit's mapping of the op's first tile.
+  if (!ring) {
+    Json mapping = plan.to_json();
+    for (const auto& [key, value] : record.mapping.items()) mapping[key] = value;
+    record.mapping = std::move(mapping);
+  }
+  r.macs = record.macs;
+  r.elements = record.elements;
+  r.tiles = record.tiles;
+  r.peak_work_per_cycle = record.peak_work_per_cycle;
+  r.energy = std::move(record.energy);
+  r.mapping = std::move(record.mapping);
+  r.checks = std::move(record.checks);
+  last_end_cycle_ = std::max(last_end_cycle_, live.end_cycle);
+  dram_read_total_ += b.dram_read;
+  dram_write_total_ += b.dram_write;
+}
+
+std::vector<FinishedOp> Accelerator::take_ops() {
+  std::vector<FinishedOp> out;
+  while (!ops_.empty() && ops_.front().finished) {
+    LiveOp& live = ops_.front();
+    out.push_back({std::move(live.op), std::move(live.result), std::move(live.data)});
+    ops_.pop_front();
+  }
+  return out;
+}
 // The specialised units first; the MAC array takes every GEMM they leave.
 std::size_t Accelerator::route(const Op& op) const {
   const auto& slots = cores_[0]->slots();
@@ -301,176 +599,6 @@ std::vector<std::pair<std::string, std::string>> Accelerator::required_energy_ev
   return events;
 }
 
-namespace {
-
-// Memory counters of the whole chip, to take per-op differences.
-struct MemorySnapshot {
-  uint64_t dram_read = 0, dram_write = 0, sb_read = 0, sb_write = 0, ring_byte_hops = 0;
-  uint64_t fill = 0, drain = 0;
-};
-
-MemorySnapshot snapshot(const ChipMemory& chip, const std::vector<std::unique_ptr<Core>>& cores) {
-  MemorySnapshot s;
-  s.dram_read = chip.dram_read_bytes;
-  s.dram_write = chip.dram_write_bytes;
-  if (chip.shared_buffer) {
-    s.sb_read = chip.shared_buffer->read_bytes();
-    s.sb_write = chip.shared_buffer->write_bytes();
-  }
-  s.ring_byte_hops = chip.ring->byte_hops();
-  for (const auto& c : cores) {
-    s.fill += c->scratchpad().write_bytes();
-    s.drain += c->scratchpad().read_bytes();
-  }
-  return s;
-}
-
-}  // namespace
-
-void Accelerator::control() {
-  for (;;) {
-    run_window();
-    if (interrupted_ || last_window_) break;
-    wait(window_ready_);  // nothing else runs: sc_start() returns until next_window()
-  }
-  complete_ = !interrupted_;
-  sc_core::sc_stop();
-}
-
-void Accelerator::run_window() {
-  for (uint32_t i = 0; i < workload_.ops.size(); ++i) {
-    if (interrupt_requested()) {
-      interrupted_ = true;
-      break;
-    }
-    const Op& op = workload_.ops[i];
-    const OpPlan& plan = chip_.plans[i];
-    OpRecord rec;
-    rec.slot = chip_.op_slot[i];
-    rec.start_cycle = clock_.now();
-    const bool ring = rec.slot == kRingSlot;
-    Json value_checks = Json::object();
-    if (!ring && !chip_.whole[i]) {
-      cores_[0]->slots()[rec.slot].unit->compute_values(i, op, value_checks);
-    }
-    if (chip_.shared_buffer) chip_.shared_buffer->begin_op(i);
-    const MemorySnapshot before = snapshot(chip_, cores_);
-    std::vector<CoreOpResult> parts;
-    if (ring) {
-      parts = all_reduce(op, rec.unit);
-    } else {
-      for (auto& core : cores_) core->start(i);
-      for (auto& core : cores_) parts.push_back(core->finished());
-    }
-    rec.end_cycle = clock_.now();
-    const MemorySnapshot after = snapshot(chip_, cores_);
-
-    StallCycles stalls{};
-    uint64_t busy = 0, busiest = 0, high_water = 0;
-    bool first = true;
-    for (const CoreOpResult& part : parts) {
-      for (std::size_t c = 0; c < kStallCauses; ++c) stalls[c] += part.stalls[c];
-      stalls[static_cast<std::size_t>(StallCause::kDependency)] += rec.end_cycle - part.end_cycle;
-      busy += part.busy_cycles;
-      busiest = std::max(busiest, part.busy_cycles);
-      high_water = std::max(high_water, part.scratchpad_high_water);
-      if (part.ran) {
-        merge_record(rec.unit, part.record, first);
-        first = false;
-      }
-    }
-    for (const auto& [key, value] : value_checks.items()) rec.unit.checks[key] = value;
-    rec.unit.peak_work_per_cycle *= plan.active_cores();
-    for (std::size_t c = 0; c < kStallCauses; ++c) total_stalls_[c] += stalls[c];
-    total_busy_ += busy;
-
-    // Memory energy of the op: DMA fills and drains of the scratchpads, DRAM, shared buffer, ring.
-    EnergyLedger& e = rec.unit.energy;
-    e.add("scratchpad", "scratchpad.write_byte", static_cast<double>(after.fill - before.fill));
-    e.add("scratchpad", "scratchpad.read_byte", static_cast<double>(after.drain - before.drain));
-    e.add("dram", "dram.read_byte", static_cast<double>(after.dram_read - before.dram_read));
-    e.add("dram", "dram.write_byte", static_cast<double>(after.dram_write - before.dram_write));
-    if (chip_.cores > 1) {
-      e.add("ring", "ring.byte_hop",
-            static_cast<double>(after.ring_byte_hops - before.ring_byte_hops));
-    }
-    if (chip_.shared_buffer) {
-      e.add("shared_buffer", "shared_buffer.read_byte",
-            static_cast<double>(after.sb_read - before.sb_read));
-      e.add("shared_buffer", "shared_buffer.write_byte",
-            static_cast<double>(after.sb_write - before.sb_write));
-    }
-
-    const uint64_t cycles = rec.end_cycle - rec.start_cycle;
-    // Clock tree and control run on every core every cycle of the op.
-    e.add("clock", "clock.core_cycle", static_cast<double>(cycles * chip_.cores));
-    const uint64_t dram_bytes =
-        after.dram_read - before.dram_read + after.dram_write - before.dram_write;
-    const double gb_per_cycle = settings_.core_mhz * 1e6 / 1e9;  // GB/s per byte/cycle
-    const double achieved =
-        cycles == 0 ? 0
-                    : static_cast<double>(dram_bytes) / static_cast<double>(cycles) * gb_per_cycle;
-    const double needed = busiest == 0 ? 0
-                                       : static_cast<double>(dram_bytes) /
-                                             static_cast<double>(busiest) * gb_per_cycle;
-    peak_dram_gbps_needed_ = std::max(peak_dram_gbps_needed_, needed);
-    peak_scratchpad_ = std::max(peak_scratchpad_, high_water);
-    uint64_t sb_high = 0;
-    if (chip_.shared_buffer) sb_high = chip_.shared_buffer->high_water();
-    peak_shared_buffer_ = std::max(peak_shared_buffer_, sb_high);
-    if (rec.unit.checks.contains("psum_buffer_bytes")) {
-      peak_psum_buffer_ =
-          std::max(peak_psum_buffer_, rec.unit.checks["psum_buffer_bytes"].get<uint64_t>());
-    }
-    rec.memory = {{"busy_core_cycles", busy},
-                  {"stall_core_cycles", to_json(stalls)},
-                  {"bytes",
-                   {{"dram_read", after.dram_read - before.dram_read},
-                    {"dram_write", after.dram_write - before.dram_write},
-                    {"shared_buffer_read", after.sb_read - before.sb_read},
-                    {"shared_buffer_write", after.sb_write - before.sb_write},
-                    {"ring_byte_hops", after.ring_byte_hops - before.ring_byte_hops},
-                    {"scratchpad_fill", after.fill - before.fill},
-                    {"scratchpad_drain", after.drain - before.drain}}},
-                  {"dram_gbps", achieved},
-                  {"scratchpad_high_water_bytes", high_water},
-                  {"shared_buffer_high_water_bytes", sb_high}};
-    // The plan's split and tiles join the unit's mapping of the op's first tile.
-    if (!ring) {
-      Json mapping = plan.to_json();
-      for (const auto& [key, value] : rec.unit.mapping.items()) mapping[key] = value;
-      rec.unit.mapping = std::move(mapping);
-    }
-    last_end_cycle_ = rec.end_cycle;
-    dram_read_total_ += after.dram_read - before.dram_read;
-    dram_write_total_ += after.dram_write - before.dram_write;
-    records_.push_back(std::move(rec));
-  }
-}
-
-// A gradient reduction across the cores: the ring's all-reduce (models/ring/ring.h) of the op's
-// bytes; every core waits for it (ring stalls), no unit computes.
-std::vector<CoreOpResult> Accelerator::all_reduce(const Op& op, UnitOpRecord& record) {
-  const uint64_t elements = op.vector->elements;
-  const uint64_t bytes = (elements * bits_of(op.precision.a) + 7) / 8;
-  const uint64_t start = clock_.now();
-  const Timeline done =
-      arbiter_->request(MemoryArbiter::key(0, MemoryArbiter::kReduce),
-                        [this, bytes](uint64_t at) { return chip_.ring->all_reduce(at, bytes); });
-  if (!chip_.ideal && done.done() > start) wait(clock_.cycles(done.done() - start));
-  const uint64_t steps = chip_.cores > 1 ? 2 * (chip_.cores - 1) : 0;
-  record.elements = elements;
-  record.tiles = steps;
-  record.mapping = {{"unit", "ring"}, {"cores", chip_.cores}, {"steps", steps}, {"bytes", bytes}};
-  record.checks = Json::object();
-  std::vector<CoreOpResult> parts(chip_.cores);
-  for (CoreOpResult& part : parts) {
-    part.end_cycle = clock_.now();
-    part.stalls[static_cast<std::size_t>(StallCause::kRing)] = clock_.now() - start;
-  }
-  return parts;
-}
-
 Json Accelerator::assumption_checks() const {
   uint64_t queue = 0;
   for (const auto& c : cores_) queue = std::max(queue, c->dma().peak_outstanding());
@@ -501,27 +629,6 @@ Json Accelerator::assumption_checks() const {
   return checks;
 }
 
-std::vector<OpResult> Accelerator::ops_of(const std::vector<OpRecord>& records) const {
-  std::vector<OpResult> ops;
-  ops.reserve(records.size());
-  for (const OpRecord& rec : records) {
-    OpResult o;
-    o.start_cycle = rec.start_cycle;
-    o.end_cycle = rec.end_cycle;
-    o.unit = rec.slot == kRingSlot ? "ring" : cores_[0]->slots()[rec.slot].role;
-    o.macs = rec.unit.macs;
-    o.elements = rec.unit.elements;
-    o.tiles = rec.unit.tiles;
-    o.peak_work_per_cycle = rec.unit.peak_work_per_cycle;
-    o.energy = rec.unit.energy;
-    o.mapping = rec.unit.mapping;
-    o.checks = rec.unit.checks;
-    o.memory = rec.memory;
-    ops.push_back(std::move(o));
-  }
-  return ops;
-}
-
 EnergyContext Accelerator::energy_context() const {
   EnergyContext c;
   c.clock_mhz = settings_.core_mhz;
@@ -542,12 +649,6 @@ EnergyContext Accelerator::energy_context() const {
   return c;
 }
 
-std::vector<OpResult> Accelerator::take_ops() {
-  std::vector<OpResult> ops = ops_of(records_);
-  records_.clear();
-  return ops;
-}
-
 RunResult Accelerator::result() const {
   RunResult r;
   r.complete = complete_;
@@ -561,12 +662,15 @@ RunResult Accelerator::result() const {
   r.hardware["shared_buffer"] =
       chip_.shared_buffer ? chip_.shared_buffer->params().describe() : Json(nullptr);
   r.hardware["mapper"] = mapper_.describe();
+  r.hardware["scheduler"] = scheduler_.describe();
   r.hardware["memory"] = chip_.ideal ? "ideal" : "modelled";
   for (const Core::Slot& s : cores_[0]->slots()) {
     r.peak_macs_per_cycle = std::max(r.peak_macs_per_cycle, s.unit->peak_macs_per_cycle());
   }
   r.peak_macs_per_cycle *= chip_.cores;
-  r.ops = ops_of(records_);
+  for (uint64_t i = ops_.begin(); i < ops_.end() && ops_.at(i).finished; ++i) {
+    r.ops.push_back(ops_.at(i).result);
+  }
   r.cycles = last_end_cycle_;
   // Run totals of the memory figures.
   const uint64_t dram_read = dram_read_total_, dram_write = dram_write_total_;
@@ -581,7 +685,7 @@ RunResult Accelerator::result() const {
               {"scratchpad_high_water_bytes", peak_scratchpad_},
               {"shared_buffer_high_water_bytes", peak_shared_buffer_}};
   r.checks = assumption_checks();
-  // The controller stops only between ops, so the counters are the finished ops' sums.
+  // The controller ends only once no op runs, so the counters are the finished ops' sums.
   for (std::size_t c = 0; c < cores_.size(); ++c) {
     const std::string prefix = "core" + std::to_string(c) + ".";
     for (const Core::Slot& s : cores_[c]->slots())
@@ -603,7 +707,14 @@ RunResult simulate(const Json& config, const Workload& workload, std::vector<OpD
   Accelerator top("accelerator", root.child("accelerator"), settings, workload, data);
   root.finish();
   sc_core::sc_start();
-  return top.result();
+  RunResult r = top.result();
+  if (data != nullptr) {
+    std::vector<FinishedOp> done = top.take_ops();
+    for (std::size_t i = 0; i < done.size() && i < data->size(); ++i) {
+      (*data)[i] = std::move(done[i].data);
+    }
+  }
+  return r;
 }
 
 }  // namespace nibble

@@ -1,14 +1,24 @@
 // The accelerator top: `cores` cores (models/accelerator/core.h) sharing a DRAM, a ring and an
-// optional shared buffer, and a controller that runs the ops of a workload one after another.
+// optional shared buffer, and a controller that starts the ops of a workload as their
+// dependencies and units allow.
 //
 // For every op the mapper (models/mapper) chooses, before anything runs, how to split it across
-// the cores and tile it into their scratchpads; the controller then starts it on every core and
-// waits until all have finished (an op depends on the one before it: the cores that finish first
-// wait, a dependency stall). Routing inside a core: INT4×FP4 GEMMs to the log-domain gradient
-// unit, other GEMMs to the MAC array, quantize ops to the rescaling unit, vector ops to the SFU.
+// the cores and tile it into their scratchpads. Routing inside a core: INT4×FP4 GEMMs to the
+// log-domain gradient unit, other GEMMs to the MAC array, quantize ops to the rescaling unit,
+// vector ops to the SFU; gradient all-reduces to the ring.
+//
+// Scheduling (accelerator.scheduler): each unit runs its ops in trace order. Under the `dataflow`
+// policy (the default) an op is handed to its unit on every core once every op it depends on
+// (`deps` in the trace) has finished on all cores and it lies within `lookahead_ops` of the oldest
+// unfinished op; a core's unit then starts it when it has finished the ops before it, and when its
+// scratchpad footprint fits beside the ops running there. So a GEMM on the MAC array runs while
+// the SFU applies an earlier op's activation and the rescaling unit quantizes another's output.
+// Under `serial` an op starts only when the op before it has finished on every core (the order of
+// earlier releases: the cores that finish first wait, a dependency stall).
+//
 // `sim.ideal_memory` keeps the mapping but lets every transfer take no time (bytes still counted),
-// and tiles each core's part as one piece when it fits. The controller checks for an interrupt
-// between ops and stops cleanly, so that the finished ops can still be reported.
+// and tiles each core's part as one piece when it fits. The controller stops starting ops on an
+// interrupt and ends once the running ones finish, so the finished ops can still be reported.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +30,7 @@
 #include <systemc>
 
 #include "models/accelerator/core.h"
+#include "models/accelerator/live_ops.h"
 #include "models/interfaces/compute_unit.h"
 #include "sim/clock.h"
 #include "sim/config.h"
@@ -42,13 +53,32 @@ struct SimSettings {
   static SimSettings from_config(ConfigNode& root);
 };
 
+// accelerator.scheduler: how ops are started (see the top of this file).
+struct SchedulerParams {
+  bool serial = true;            // policy "serial" (else "dataflow")
+  uint64_t lookahead_ops = 256;  // dataflow: how far past the oldest unfinished op ops may start
+  // dataflow: the share of each scratchpad the element-wise units (rescale, sfu) plan their tiles
+  // in, half each; the GEMM units plan in the rest, so both kinds can run at once.
+  double elementwise_scratchpad_fraction = 0.125;
+
+  void read(ConfigNode& node);
+  Json describe() const;
+};
+
+// A finished op, handed to the report in trace order.
+struct FinishedOp {
+  Op op;
+  OpResult result;
+  OpData data;  // its tensors and the units' results (for accuracy)
+};
+
 class Accelerator : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Accelerator);
-  // Builds the cores and memory from `accelerator` (the config object of that name) and maps
-  // every op; throws InputError for a bad config, an op no unit can run or one that fits no
-  // tiling. `data` (per op, may be null) carries tensor data in and
-  // the units' results out; `vcd` (may be null) receives waveforms in cycle fidelity.
+  // Builds the cores and memory from `accelerator` (the config object of that name); the ops of
+  // `workload` (with `data`, per op, when given) are the first and only window unless more are
+  // added. Throws InputError for a bad config, an op no unit can run or one that fits no tiling.
+  // `vcd` (may be null) receives waveforms in cycle fidelity.
   Accelerator(sc_core::sc_module_name name, ConfigNode accelerator, const SimSettings& settings,
               const Workload& workload, std::vector<OpData>* data = nullptr,
               VcdWriter* vcd = nullptr);
@@ -64,51 +94,57 @@ class Accelerator : public sc_core::sc_module {
   // The capacities and units the energy table prices (size-dependent SRAM events, leakage).
   EnergyContext energy_context() const;
 
-  // Windows: a long trace runs a window of ops at a time. The workload given to the constructor
-  // holds the first window's ops (all of them for a single window); set_last_window(false)
-  // before sc_start() makes the controller wait after the window, and sc_start() returns. The
-  // caller then takes the window's results (take_ops), puts the next window's ops in that same
-  // workload, calls next_window() and sc_start() again. Results do not depend on the window
-  // size: the hardware's state carries over.
-  void set_last_window(bool last) { last_window_ = last; }
-  void next_window(bool last);
-  std::vector<OpResult> take_ops();  // the finished ops not yet taken
+  // Windows: a long trace comes a window of ops at a time. add_window() checks and maps the next
+  // ops of the trace (InputError before anything of them runs); `last` says no more will come.
+  // sc_start() then runs until the controller needs the next window (it pauses the kernel; the
+  // ops running go on when sc_start() is called again) or everything has finished. Results do not
+  // depend on the window size: the controller never looks further than lookahead_ops ahead.
+  void add_window(const std::vector<Op>& ops, std::vector<OpData> data, bool last);
+  bool needs_window() const { return waiting_for_ops_; }
+  // The finished ops not yet taken, a prefix of the trace.
+  std::vector<FinishedOp> take_ops();
 
-  // Per-op results not yet taken, run totals and unit statistics; call after sc_start() returns.
+  // Run totals and unit statistics (and the finished ops not taken); call after the simulation
+  // has ended.
   RunResult result() const;
 
+  // The slot of ops no unit runs: gradient reductions, which the ring carries.
+  static constexpr std::size_t kRingSlot = ~std::size_t{0};
+
  private:
-  struct OpRecord {
-    uint64_t start_cycle = 0, end_cycle = 0;
-    std::size_t slot = 0;
-    UnitOpRecord unit;
-    Json memory;
-  };
   struct Limit {
     std::string name, unit, description;
     double limit = 0;
   };
 
   std::size_t route(const Op& op) const;  // index into a core's slots
-  void plan(const MapperParams& mapper);
-  void load_window();
+  MapperTarget mapper_target(std::size_t slot) const;
   void control();
-  void run_window();
-  std::vector<OpResult> ops_of(const std::vector<OpRecord>& records) const;
-  std::vector<CoreOpResult> all_reduce(const Op& op, UnitOpRecord& record);
-  // The slot of ops no unit runs: gradient reductions, which the ring carries.
-  static constexpr std::size_t kRingSlot = ~std::size_t{0};
+  void ring_runner();
+  // Hands every op that may start to its unit; true when something was handed over.
+  bool dispatch();
+  // Gives the cycles since the last call to the ops running, evenly (the oldest first with any
+  // remainder).
+  void attribute_cycles();
+  void finish(uint64_t index);
+  bool visible(uint64_t index) const;
+  uint64_t oldest_unfinished() const;
   Json assumption_checks() const;
 
   SimSettings settings_;
-  const Workload& workload_;
+  const Workload& workload_;  // the first window (and the file, for messages)
   ClockDomain clock_;
   UnitContext context_;
   ChipMemory chip_;
   MapperParams mapper_;
+  SchedulerParams scheduler_;
+  LiveOps ops_;
   std::vector<std::unique_ptr<Core>> cores_;
-  std::unique_ptr<MemoryArbiter> arbiter_;  // serves the cores' memory requests (chip_.arbiter)
-  std::vector<OpRecord> records_;
+  std::unique_ptr<MemoryArbiter> arbiter_;     // serves the cores' memory requests (chip_.arbiter)
+  std::vector<std::vector<uint64_t>> queued_;  // per unit slot (the ring last): ops not yet started
+  std::vector<std::size_t> queue_head_;        // per unit slot: the next op of queued_ to start
+  std::vector<uint64_t> running_;              // ops started and not finished
+  BoundedQueue<uint64_t> ring_ops_;            // all-reduces for the ring runner
   std::vector<Limit> limits_;
   // Run-wide figures for the assumption checks.
   uint64_t peak_scratchpad_ = 0, peak_shared_buffer_ = 0, peak_psum_buffer_ = 0;
@@ -117,14 +153,17 @@ class Accelerator : public sc_core::sc_module {
   StallCycles total_stalls_{};
   uint64_t total_busy_ = 0;
   bool complete_ = false;
-  bool last_window_ = true, interrupted_ = false;
+  bool last_window_ = true, interrupted_ = false, waiting_for_ops_ = false;
+  uint64_t unfinished_ = 0;  // ops added and not finished
   sc_core::sc_event window_ready_;
+  uint64_t last_attributed_ = 0;
   uint64_t last_end_cycle_ = 0, dram_read_total_ = 0, dram_write_total_ = 0;
 };
 
 // Elaborates an accelerator from a whole config (clock, sim, accelerator) for `workload`,
-// simulates it and returns the result. A process can do this once (a SystemC kernel elaborates
-// once). For tests and tools; `nibble run` drives Accelerator itself.
+// simulates it and returns the result; `data` (per op, may be null) carries tensors in and the
+// units' results out. A process can do this once (a SystemC kernel elaborates once). For tests
+// and tools; `nibble run` drives Accelerator itself.
 RunResult simulate(const Json& config, const Workload& workload,
                    std::vector<OpData>* data = nullptr);
 

@@ -9,9 +9,9 @@
 // the two fidelities. So a request blocks its thread, and once nothing else can run at the current
 // time (sc_pending_activity_at_current_time() is false) the arbiter serves every pending request
 // in ascending key order and wakes them together. Keys are fixed priorities: core-major, then the
-// requester's role (MemoryArbiter::key), so on a tie core 0 wins, as with a fixed-priority
-// arbiter in hardware. Requests that a served request causes in the same cycle form the next
-// round, served the same way.
+// requester's unit slot and role (MemoryArbiter::key), so on a tie core 0 wins, as with a
+// fixed-priority arbiter in hardware. Requests that a served request causes in the same cycle form
+// the next round, served the same way.
 #pragma once
 
 #include <cstdint>
@@ -30,9 +30,14 @@ class MemoryArbiter : public sc_core::sc_module {
   SC_HAS_PROCESS(MemoryArbiter);
   // What a request does once it is its turn: reserve the units at cycle `now`, return the timeline.
   using Act = std::function<Timeline(uint64_t now)>;
-  // Requester roles, in priority order within a core: a store first, as it frees an output buffer.
+  // Requester roles, in priority order within a unit's pipeline: a store first, as it frees an
+  // output buffer.
   enum Role : uint64_t { kStore = 0, kLoad = 1, kBroadcast = 2, kReduce = 3, kRoles = 4 };
-  static uint64_t key(uint64_t core, Role role) { return core * kRoles + role; }
+  // The pipelines of a core (one per unit slot) are served in slot order.
+  static constexpr uint64_t kSlots = 8;
+  static uint64_t key(uint64_t core, uint64_t slot, Role role) {
+    return (core * kSlots + slot) * kRoles + role;
+  }
 
   MemoryArbiter(sc_core::sc_module_name name, const ClockDomain& clock);
 

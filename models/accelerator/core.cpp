@@ -1,11 +1,16 @@
 #include "models/accelerator/core.h"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 #include "models/accelerator/units.h"
 
 namespace nibble {
+
+namespace {
+constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
+}  // namespace
 
 Timeline ChipMemory::join(int kind, uint64_t op, uint64_t seq, uint64_t key,
                           const MemoryArbiter::Act& act) {
@@ -48,7 +53,11 @@ Core::Core(sc_core::sc_module_name name, uint64_t index, ConfigNode core,
     ConfigNode node = core.child(role.name);
     const UnitRegistry& registry = unit_registry(role.name);
     const std::string impl = node.get_choice("impl", role.default_impl, registry.names());
-    slots_.push_back({role.name, registry.create(impl, role.name, node, context_)});
+    slots_.push_back({role.name, registry.create(impl, role.name, node, context_), nullptr});
+  }
+  for (std::size_t s = 0; s < slots_.size(); ++s) {
+    const std::string pipeline = slots_[s].role + "_pipeline";
+    slots_[s].pipeline = std::make_unique<UnitPipeline>(pipeline.c_str(), *this, s);
   }
   ConfigNode sp = core.child("scratchpad");
   sp.get_choice("impl", "BankedSram", {"BankedSram"});
@@ -63,23 +72,10 @@ Core::Core(sc_core::sc_module_name name, uint64_t index, ConfigNode core,
   dma_ = std::make_unique<Dma>(dma_params);
   core.finish();
   set_buffers(2);
-  SC_THREAD(loader);
-  SC_THREAD(compute);
-  SC_THREAD(storer);
 }
 
 void Core::set_buffers(uint64_t buffers) {
-  buffers_ = buffers;
-  in_slots_.set_capacity(buffers);
-  ready_.set_capacity(buffers);
-  out_slots_.set_capacity(buffers);
-  stores_.set_capacity(buffers);
-}
-
-void Core::start(uint32_t op) {
-  start_load_.put(op);
-  start_compute_.put(op);
-  start_store_.put(op);
+  for (Slot& s : slots_) s.pipeline->set_buffers(buffers);
 }
 
 void Core::wait_until(uint64_t cycle) {
@@ -87,75 +83,142 @@ void Core::wait_until(uint64_t cycle) {
   if (cycle > now) wait(context_.clock->cycles(cycle - now));
 }
 
+void Core::hold(uint64_t bytes) {
+  sram_->hold(bytes);
+  for (Slot& s : slots_) {
+    UnitPipeline& p = *s.pipeline;
+    if (p.in_op_) p.high_water_ = std::max(p.high_water_, sram_->held());
+  }
+}
+
+void Core::admit(uint64_t bytes) {
+  const uint64_t capacity = sram_->params().capacity_bytes;
+  // An op's footprint never exceeds the capacity (the mapper plans it so), so it fits once the
+  // ops before it have gone.
+  while (admitted_bytes_ > 0 && admitted_bytes_ + bytes > capacity) wait(admitted_changed_);
+  admitted_bytes_ += bytes;
+}
+
+void Core::release(uint64_t bytes) {
+  admitted_bytes_ -= bytes;
+  admitted_changed_.notify(sc_core::SC_ZERO_TIME);
+}
+
+UnitPipeline::UnitPipeline(sc_core::sc_module_name name, Core& core, std::size_t slot)
+    : sc_module(name),
+      core_(core),
+      slot_(slot),
+      start_load_(kUnbounded),
+      start_compute_(kUnbounded),
+      start_store_(kUnbounded) {
+  SC_THREAD(loader);
+  SC_THREAD(compute);
+  SC_THREAD(storer);
+}
+
+void UnitPipeline::set_buffers(uint64_t buffers) {
+  buffers_ = buffers;
+  in_slots_.set_capacity(buffers);
+  ready_.set_capacity(buffers);
+  out_slots_.set_capacity(buffers);
+  stores_.set_capacity(buffers);
+}
+
+void UnitPipeline::start(uint32_t op) {
+  start_load_.put(op);
+  start_compute_.put(op);
+  start_store_.put(op);
+}
+
 // One operand tile into the scratchpad: broadcast when every core loads it, else from the shared
 // buffer when it holds it, else from DRAM (through the shared buffer when the operand fits it).
 // Shared state is touched only inside the arbiter's turn, so same-cycle requests of the cores are
 // served in the same order at every fidelity.
-Timeline Core::load(uint32_t op, uint64_t t, const TileLoad& l) {
-  const uint64_t now = context_.clock->now();
-  sram_->count_write(l.bytes);
-  if (l.shared && chip_.cores > 1) {
-    const uint64_t owner = t % chip_.cores;
-    const auto broadcast = [this, owner, &l](uint64_t at) {
-      Timeline fetched = chip_.dmas[owner]->transfer(at, l.bytes, false, *chip_.reservation_dram);
-      chip_.dram_read_bytes += l.bytes;
-      const Timeline sent = chip_.ring->broadcast(fetched.done(), l.bytes);
+Timeline UnitPipeline::load(uint32_t op, uint64_t t, const TileLoad& l) {
+  ChipMemory& chip = core_.chip_;
+  LiveOp& live = chip.ops->at(op);
+  const uint64_t now = core_.context_.clock->now();
+  core_.sram_->count_write(l.bytes);
+  live.bytes.scratchpad_fill += l.bytes;
+  if (l.shared && chip.cores > 1) {
+    const uint64_t owner = t % chip.cores;
+    const auto broadcast = [&chip, &live, owner, &l](uint64_t at) {
+      Timeline fetched = chip.dmas[owner]->transfer(at, l.bytes, false, *chip.reservation_dram);
+      live.bytes.dram_read += l.bytes;
+      const uint64_t hops = chip.ring->byte_hops();
+      const Timeline sent = chip.ring->broadcast(fetched.done(), l.bytes);
+      live.bytes.ring_byte_hops += chip.ring->byte_hops() - hops;
       for (const auto& [end, cause] : sent.segments()) fetched.add(end, cause);
       return fetched;
     };
-    const uint64_t key = MemoryArbiter::key(owner, MemoryArbiter::kBroadcast);
-    if (chip_.ideal) {
+    const uint64_t key = MemoryArbiter::key(owner, slot_, MemoryArbiter::kBroadcast);
+    if (chip.ideal) {
       // Counted once, never waited for.
-      if (index_ == owner) chip_.arbiter->request(key, broadcast);
+      if (core_.index_ == owner) chip.arbiter->request(key, broadcast);
       return Timeline(now);
     }
-    return chip_.join(0, op, t, key, broadcast);
+    return chip.join(0, op, t, key, broadcast);
   }
-  const auto fetch = [this, op, &l](uint64_t at) {
-    SharedBuffer* sb = chip_.shared_buffer.get();
-    const uint64_t operand_bytes = chip_.plans[op].operand_bytes(l.operand);
+  const auto fetch = [this, &chip, &live, op, &l](uint64_t at) {
+    SharedBuffer* sb = chip.shared_buffer.get();
+    const uint64_t operand_bytes = live.plan.operand_bytes(l.operand);
     const TileKey key{op, l.operand, l.row, l.col};
-    if (sb != nullptr && sb->keeps(operand_bytes) && sb->holds(key)) return sb->read(at, l.bytes);
-    Timeline got = dma_->transfer(at, l.bytes, false, *chip_.reservation_dram);
-    chip_.dram_read_bytes += l.bytes;
-    if (sb != nullptr && sb->keeps(operand_bytes)) sb->fill(key, l.bytes);
+    if (sb != nullptr && sb->keeps(operand_bytes) && sb->holds(key)) {
+      live.bytes.shared_buffer_read += l.bytes;
+      return sb->read(at, l.bytes);
+    }
+    Timeline got = core_.dma_->transfer(at, l.bytes, false, *chip.reservation_dram);
+    live.bytes.dram_read += l.bytes;
+    if (sb != nullptr && sb->keeps(operand_bytes)) {
+      const uint64_t written = sb->write_bytes();
+      sb->fill(key, l.bytes);
+      live.bytes.shared_buffer_write += sb->write_bytes() - written;
+    }
     return got;
   };
   const Timeline got =
-      chip_.arbiter->request(MemoryArbiter::key(index_, MemoryArbiter::kLoad), fetch);
-  return chip_.ideal ? Timeline(now) : got;
+      chip.arbiter->request(MemoryArbiter::key(core_.index_, slot_, MemoryArbiter::kLoad), fetch);
+  return chip.ideal ? Timeline(now) : got;
 }
 
-void Core::loader() {
+void UnitPipeline::loader() {
   for (int i = 0; i < static_cast<int>(buffers_); ++i) in_slots_.put(i);
+  const ClockDomain& clock = *core_.context_.clock;
   for (;;) {
     const uint32_t op = start_load_.get();
-    const OpPlan& plan = chip_.plans[op];
+    const OpPlan& plan = core_.chip_.ops->at(op).plan;
+    core_.admit(plan.footprint_bytes);
     for (uint64_t t = 0; t < plan.tiles_per_core(); ++t) {
       in_slots_.get();
-      ReadyTile tile{plan.tile(index_, t), Timeline(context_.clock->now())};
-      sram_->hold(tile.work.in_footprint);
+      ReadyTile tile{plan.tile(core_.index_, t), Timeline(clock.now())};
+      core_.hold(tile.work.in_footprint);
       for (int i = 0; i < tile.work.load_count; ++i) {
         const Timeline got = load(op, t, tile.work.loads[i]);
         if (got.done() > tile.ready.done()) tile.ready = got;
       }
-      wait_until(tile.ready.done());
+      core_.wait_until(tile.ready.done());
       ready_.put(std::move(tile));
     }
   }
 }
 
-void Core::compute() {
+void UnitPipeline::compute() {
   for (uint64_t i = 0; i < buffers_; ++i) out_slots_.put(Timeline(0));
-  const ClockDomain& clock = *context_.clock;
+  ChipMemory& chip = core_.chip_;
+  BankedSram& sram = *core_.sram_;
+  const ClockDomain& clock = *core_.context_.clock;
+  ComputeUnit& unit = *core_.slots_[slot_].unit;
   for (;;) {
     const uint32_t op = start_compute_.get();
-    const OpPlan& plan = chip_.plans[op];
-    const Op& o = chip_.workload->ops[op];
-    ComputeUnit& unit = *slots_[chip_.op_slot[op]].unit;
-    const bool whole = chip_.whole[op] != 0;
+    LiveOp& live = chip.ops->at(op);
+    const OpPlan& plan = live.plan;
+    const Op& o = live.op;
     CoreOpResult result;
-    sram_->reset_high_water();
+    result.start_cycle = clock.now();
+    if (live.parts_started++ == 0) live.start_cycle = result.start_cycle;
+    chip.progress.notify(sc_core::SC_ZERO_TIME);
+    in_op_ = true;
+    high_water_ = sram.held();
     uint64_t free_at = clock.now();
     for (uint64_t t = 0; t < plan.tiles_per_core(); ++t) {
       ReadyTile tile = ready_.get();
@@ -165,11 +228,11 @@ void Core::compute() {
         const uint64_t before = clock.now();
         const Timeline freed = out_slots_.get();
         freed.attribute(before, clock.now(), result.stalls, StallCause::kDramBandwidth);
-        sram_->hold(w.out_footprint);
+        core_.hold(w.out_footprint);
       }
       if (w.shape.m > 0 && w.shape.n > 0 && w.shape.k > 0) {
         const uint64_t start = clock.now();
-        unit.tasks.write({op, w.shape, whole});
+        unit.tasks.write({op, w.shape, live.whole});
         uint32_t finished = 0;
         unit.done.read(finished);
         if (finished != op) throw std::logic_error("a unit finished ops out of order");
@@ -179,11 +242,11 @@ void Core::compute() {
         result.ran = true;
         // The array stalls while the scratchpad cannot deliver the tile's operands in the cycles
         // it computed: first for the conflicts, then for plain bandwidth.
-        if (!chip_.ideal) {
+        if (!chip.ideal) {
           const ScratchpadReads reads = unit.tile_reads(o, w.shape);
-          uint64_t need = sram_->stream_cycles(reads.contiguous_bits), free_need = need;
+          uint64_t need = sram.stream_cycles(reads.contiguous_bits), free_need = need;
           for (const RowVectors& v : reads.strided) {
-            const BankedSram::ReadCost c = sram_->row_vector_cost(v);
+            const BankedSram::ReadCost c = sram.row_vector_cost(v);
             need += c.cycles;
             free_need += c.conflict_free_cycles;
           }
@@ -197,7 +260,7 @@ void Core::compute() {
           }
         }
       }
-      sram_->release(w.in_footprint);
+      sram.release(w.in_footprint);
       in_slots_.put(0);
       if (w.last_k) stores_.put(w);
       free_at = clock.now();
@@ -206,48 +269,57 @@ void Core::compute() {
     const Timeline last = stored_all_.get();
     last.attribute(before, clock.now(), result.stalls, StallCause::kDramBandwidth);
     result.end_cycle = clock.now();
-    result.scratchpad_high_water = sram_->high_water();
-    finished_.put(std::move(result));
+    result.scratchpad_high_water = high_water_;
+    in_op_ = false;
+    core_.release(plan.footprint_bytes);
+    live.parts[core_.index_] = std::move(result);
+    ++live.parts_done;
+    chip.progress.notify(sc_core::SC_ZERO_TIME);
   }
 }
 
-void Core::storer() {
-  const ClockDomain& clock = *context_.clock;
+void UnitPipeline::storer() {
+  ChipMemory& chip = core_.chip_;
+  const ClockDomain& clock = *core_.context_.clock;
   for (;;) {
     const uint32_t op = start_store_.get();
-    const OpPlan& plan = chip_.plans[op];
+    LiveOp& live = chip.ops->at(op);
     Timeline last(clock.now());
-    const uint64_t outputs = plan.outputs_per_core();
+    const uint64_t outputs = live.plan.outputs_per_core();
     for (uint64_t j = 0; j < outputs; ++j) {
       const TileWork w = stores_.get();
       const uint64_t now = clock.now();
       Timeline done(now);
-      if (w.reduce_bytes > 0 && chip_.cores > 1) {
-        const uint64_t key = MemoryArbiter::key(0, MemoryArbiter::kReduce);
-        const auto reduce = [this, &w](uint64_t at) {
-          return chip_.ring->reduce_scatter(at, w.reduce_bytes);
+      if (w.reduce_bytes > 0 && chip.cores > 1) {
+        const uint64_t key = MemoryArbiter::key(0, slot_, MemoryArbiter::kReduce);
+        const auto reduce = [&chip, &live, &w](uint64_t at) {
+          const uint64_t hops = chip.ring->byte_hops();
+          const Timeline t = chip.ring->reduce_scatter(at, w.reduce_bytes);
+          live.bytes.ring_byte_hops += chip.ring->byte_hops() - hops;
+          return t;
         };
-        if (chip_.ideal) {
-          if (index_ == 0) chip_.arbiter->request(key, reduce);
+        if (chip.ideal) {
+          if (core_.index_ == 0) chip.arbiter->request(key, reduce);
         } else {
-          done = chip_.join(1, op, j, key, reduce);
+          done = chip.join(1, op, j, key, reduce);
         }
       }
       if (w.store_bytes > 0) {
-        const auto store = [this, &w, &done](uint64_t at) {
-          chip_.dram_write_bytes += w.store_bytes;
-          return dma_->transfer(std::max(at, done.done()), w.store_bytes, true,
-                                *chip_.reservation_dram);
+        const auto store = [this, &chip, &live, &w, &done](uint64_t at) {
+          live.bytes.dram_write += w.store_bytes;
+          return core_.dma_->transfer(std::max(at, done.done()), w.store_bytes, true,
+                                      *chip.reservation_dram);
         };
-        const Timeline stored =
-            chip_.arbiter->request(MemoryArbiter::key(index_, MemoryArbiter::kStore), store);
-        sram_->count_read(w.store_bytes);
-        if (!chip_.ideal) {
+        const Timeline stored = chip.arbiter->request(
+            MemoryArbiter::key(core_.index_, slot_, MemoryArbiter::kStore), store);
+        core_.sram_->count_read(w.store_bytes);
+        live.bytes.scratchpad_drain += w.store_bytes;
+        if (!chip.ideal) {
           for (const auto& [end, cause] : stored.segments()) done.add(end, cause);
         }
       }
-      wait_until(done.done());
-      sram_->release(w.out_footprint);
+      core_.wait_until(done.done());
+      core_.sram_->release(w.out_footprint);
       out_slots_.put(done);
       last = done;
     }

@@ -1,7 +1,8 @@
 // One core of the chip and the memory it shares with the others.
 //
-// A core holds the four compute units, a banked scratchpad and a DMA engine. Three SystemC
-// threads run each op's tiles as the mapper planned them (models/mapper/mapper.h):
+// A core holds the four compute units, a banked scratchpad and a DMA engine. Each unit has its own
+// pipeline (UnitPipeline) of three SystemC threads that run the unit's ops, one after another in
+// the order they are given, tile by tile as the mapper planned them (models/mapper/mapper.h):
 //   loader:  takes a free input buffer, has the DMA bring the tile's operands from DRAM (or the
 //            shared buffer, or a broadcast over the ring), and hands the tile over when it is in;
 //   compute: takes a loaded tile (waiting if it is not in yet), an output buffer at the tile's
@@ -13,6 +14,9 @@
 // With double buffering two input and two output buffers let tile i+1 load and tile i-1 store
 // while tile i computes; without it, one of each serialises them. Every cycle the compute thread
 // is not running a tile is attributed to a stall cause from the timeline of what it waited for.
+// The pipelines of a core's units run concurrently when the controller gives them ops at once;
+// they share the core's DMA engine and scratchpad (an op starts only when its tiles' footprint
+// fits beside those of the ops already running there).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +29,7 @@
 #include <systemc>
 
 #include "models/accelerator/arbiter.h"
+#include "models/accelerator/live_ops.h"
 #include "models/dma/dma.h"
 #include "models/interfaces/compute_unit.h"
 #include "models/mapper/mapper.h"
@@ -35,22 +40,19 @@
 
 namespace nibble {
 
-// What the cores share: the plans, DRAM, ring, shared buffer, and the collectives in flight.
+// What the cores share: the ops, DRAM, ring, shared buffer, and the collectives in flight.
 struct ChipMemory {
   const ClockDomain* clock = nullptr;
-  const Workload* workload = nullptr;
+  LiveOps* ops = nullptr;
   uint64_t cores = 1;
-  bool ideal = false;                // no memory stalls: transfers take no time (still counted)
-  std::vector<OpPlan> plans;         // per op
-  std::vector<std::size_t> op_slot;  // per op, the unit slot that runs it
-  std::vector<uint8_t> whole;        // per op, whether it runs as one whole task on one core
+  bool ideal = false;  // no memory stalls: transfers take no time (still counted)
   std::unique_ptr<DramPort> dram;
   ReservationDram* reservation_dram = nullptr;  // dram, when it books requests as they come
   std::unique_ptr<Ring> ring;
-  std::unique_ptr<SharedBuffer> shared_buffer;         // may be null
-  std::vector<Dma*> dmas;                              // per core
-  MemoryArbiter* arbiter = nullptr;                    // every use of the above goes through it
-  uint64_t dram_read_bytes = 0, dram_write_bytes = 0;  // what the cores moved (both modes)
+  std::unique_ptr<SharedBuffer> shared_buffer;  // may be null
+  std::vector<Dma*> dmas;                       // per core
+  MemoryArbiter* arbiter = nullptr;             // every use of the above goes through it
+  sc_core::sc_event progress;                   // an op started or finished on some core
 
   // A collective among all cores: each arrives with its own cycle; the last to arrive has the
   // arbiter serve `act` (under `key`) at its arrival and every member then waits until the
@@ -68,45 +70,24 @@ struct ChipMemory {
   sc_core::sc_event collective_done_;
 };
 
-// What a core reports about one op.
-struct CoreOpResult {
-  uint64_t end_cycle = 0;
-  uint64_t busy_cycles = 0;  // cycles its units ran the op's tiles
-  StallCycles stalls{};
-  bool ran = false;     // some tile of the op ran here
-  UnitOpRecord record;  // merged over the op's tiles
-  uint64_t scratchpad_high_water = 0;
-};
-
 // Merges one part's record (a tile, a core's share) into an op's: work and energy add up, checks
 // keep their largest value, the first part's mapping stands for the op's.
 void merge_record(UnitOpRecord& into, const UnitOpRecord& part, bool first);
 
-class Core : public sc_core::sc_module {
+class Core;
+
+// The three threads that run one unit's ops on one core (see the top of this file).
+class UnitPipeline : public sc_core::sc_module {
  public:
-  SC_HAS_PROCESS(Core);
-  struct Slot {
-    std::string role;
-    std::unique_ptr<ComputeUnit> unit;
-  };
+  SC_HAS_PROCESS(UnitPipeline);
+  UnitPipeline(sc_core::sc_module_name name, Core& core, std::size_t slot);
 
-  Core(sc_core::sc_module_name name, uint64_t index, ConfigNode core, const UnitContext& context,
-       ChipMemory& chip);
-
-  std::vector<Slot>& slots() { return slots_; }
-  const std::vector<Slot>& slots() const { return slots_; }
-  BankedSram& scratchpad() { return *sram_; }
-  const BankedSram& scratchpad() const { return *sram_; }
-  Dma& dma() { return *dma_; }
-  const Dma& dma() const { return *dma_; }
-  uint64_t buffers() const { return buffers_; }
+  // Queues op `op` (an index into the live ops); the pipeline takes its ops in order.
+  void start(uint32_t op);
   void set_buffers(uint64_t buffers);
 
-  // Starts op `op` on all three threads; finished() then yields its result.
-  void start(uint32_t op);
-  CoreOpResult finished() { return finished_.get(); }
-
  private:
+  friend class Core;
   struct ReadyTile {
     TileWork work;
     Timeline ready;
@@ -115,7 +96,54 @@ class Core : public sc_core::sc_module {
   void compute();
   void storer();
   Timeline load(uint32_t op, uint64_t t, const TileLoad& load);
+
+  Core& core_;
+  std::size_t slot_;
+  uint64_t buffers_ = 2;
+  bool in_op_ = false;       // the compute thread is in an op
+  uint64_t high_water_ = 0;  // most bytes the core's scratchpad held since that op started
+  BoundedQueue<uint32_t> start_load_, start_compute_, start_store_;
+  BoundedQueue<int> in_slots_{2};
+  BoundedQueue<ReadyTile> ready_{2};
+  BoundedQueue<Timeline> out_slots_{2};
+  BoundedQueue<TileWork> stores_{2};
+  BoundedQueue<Timeline> stored_all_{1};
+};
+
+class Core : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Core);
+  struct Slot {
+    std::string role;
+    std::unique_ptr<ComputeUnit> unit;
+    std::unique_ptr<UnitPipeline> pipeline;
+  };
+
+  Core(sc_core::sc_module_name name, uint64_t index, ConfigNode core, const UnitContext& context,
+       ChipMemory& chip);
+
+  uint64_t index() const { return index_; }
+  std::vector<Slot>& slots() { return slots_; }
+  const std::vector<Slot>& slots() const { return slots_; }
+  BankedSram& scratchpad() { return *sram_; }
+  const BankedSram& scratchpad() const { return *sram_; }
+  Dma& dma() { return *dma_; }
+  const Dma& dma() const { return *dma_; }
+  void set_buffers(uint64_t buffers);
+
+  // Starts op `op` on the pipeline of `slot`, after the ops already given to it. Each core reports
+  // through the op's LiveOp (parts) and chip.progress.
+  void start(std::size_t slot, uint32_t op) { slots_[slot].pipeline->start(op); }
+
+ private:
+  friend class UnitPipeline;
   void wait_until(uint64_t cycle);
+  // Scratchpad occupancy, with each running op's high-water mark.
+  void hold(uint64_t bytes);
+  // Reserves an op's scratchpad footprint, waiting while the ops running on this core hold too
+  // much of it; release() gives it back.
+  void admit(uint64_t bytes);
+  void release(uint64_t bytes);
 
   uint64_t index_;
   ChipMemory& chip_;
@@ -123,14 +151,8 @@ class Core : public sc_core::sc_module {
   std::vector<Slot> slots_;
   std::unique_ptr<BankedSram> sram_;
   std::unique_ptr<Dma> dma_;
-  uint64_t buffers_ = 2;
-  BoundedQueue<uint32_t> start_load_{1}, start_compute_{1}, start_store_{1};
-  BoundedQueue<int> in_slots_{2};
-  BoundedQueue<ReadyTile> ready_{2};
-  BoundedQueue<Timeline> out_slots_{2};
-  BoundedQueue<TileWork> stores_{2};
-  BoundedQueue<Timeline> stored_all_{1};
-  BoundedQueue<CoreOpResult> finished_{1};
+  uint64_t admitted_bytes_ = 0;
+  sc_core::sc_event admitted_changed_;
 };
 
 }  // namespace nibble

@@ -33,8 +33,7 @@ Op with_shape(const Op& op, const GemmShape& shape) {
 }
 
 OpData* ComputeUnit::op_data(uint32_t index) const {
-  if (context_.data == nullptr || index >= context_.data->size()) return nullptr;
-  return &(*context_.data)[index];
+  return context_.ops == nullptr ? nullptr : context_.ops->data(index);
 }
 
 OpData* ComputeUnit::data_of(uint32_t index) const { return whole_ ? op_data(index) : nullptr; }
@@ -70,7 +69,7 @@ void ComputeUnit::run() {
     tasks.read(task);
     record_ = UnitOpRecord{};
     whole_ = task.whole;
-    const Op& op = context_.workload->ops[task.index];
+    const Op& op = context_.ops->op(task.index);
     if (task.whole) {
       execute(task.index, op, record_);
     } else {

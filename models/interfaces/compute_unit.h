@@ -33,15 +33,39 @@ struct TracedPe {
   uint64_t row = 0, col = 0;
 };
 
+// The ops a unit may be asked to run, by index in the trace, with their tensor data.
+class OpSource {
+ public:
+  virtual ~OpSource() = default;
+  virtual const Op& op(uint32_t index) const = 0;
+  // The op's tensor data in and the unit's results out (the op may carry none).
+  virtual OpData* data(uint32_t index) = 0;
+};
+
+// The ops of a Workload with, optionally, a vector of their data (the same order): an OpSource for
+// a unit driven directly (tests, tools).
+class WorkloadOps : public OpSource {
+ public:
+  explicit WorkloadOps(const Workload& workload, std::vector<OpData>* data = nullptr)
+      : workload_(workload), data_(data) {}
+  const Op& op(uint32_t index) const override { return workload_.ops.at(index); }
+  OpData* data(uint32_t index) override {
+    return data_ == nullptr || index >= data_->size() ? nullptr : &(*data_)[index];
+  }
+
+ private:
+  const Workload& workload_;
+  std::vector<OpData>* data_;
+};
+
 // Everything a unit sees of the rest of the simulation.
 struct UnitContext {
-  const Workload* workload = nullptr;
+  OpSource* ops = nullptr;
   const ClockDomain* clock = nullptr;
   Fidelity fidelity = Fidelity::kTile;
-  std::vector<OpData>* data = nullptr;  // per op, filled before simulating; may be null
-  VcdWriter* vcd = nullptr;             // waveform sink (cycle fidelity), may be null
-  std::vector<TracedPe> traced_pes;     // which PEs of the GEMM units to trace
-  uint64_t seed = 1;                    // sim.seed, for stochastic rounding
+  VcdWriter* vcd = nullptr;          // waveform sink (cycle fidelity), may be null
+  std::vector<TracedPe> traced_pes;  // which PEs of the GEMM units to trace
+  uint64_t seed = 1;                 // sim.seed, for stochastic rounding
 };
 
 // What a unit reports about one finished op. Counts are integers; energy events are priced at

@@ -20,18 +20,27 @@ Json SharedBufferParams::describe() const {
 
 SharedBuffer::SharedBuffer(const SharedBufferParams& params) : params_(params) {}
 
-void SharedBuffer::begin_op(uint32_t op) {
-  (void)op;
-  tiles_.clear();
-  held_ = 0;
-  high_water_ = 0;
+void SharedBuffer::begin_op(uint32_t op) { high_water_[op] = held_; }
+
+void SharedBuffer::end_op(uint32_t op) {
+  const auto first = tiles_.lower_bound(TileKey{op, 0, 0, 0});
+  auto last = first;
+  while (last != tiles_.end() && last->first.op == op) held_ -= (last++)->second;
+  tiles_.erase(first, last);
+  high_water_.erase(op);
+}
+
+uint64_t SharedBuffer::high_water(uint32_t op) const {
+  const auto it = high_water_.find(op);
+  return it == high_water_.end() ? 0 : it->second;
 }
 
 void SharedBuffer::fill(const TileKey& key, uint64_t bytes) {
   if (held_ + bytes > params_.capacity_bytes) return;  // full: the tile is not kept
-  if (!tiles_.insert(key).second) return;
+  if (!tiles_.emplace(key, bytes).second) return;
   held_ += bytes;
-  high_water_ = std::max(high_water_, held_);
+  for (auto& [op, high] : high_water_) high = std::max(high, held_);
+  run_high_water_ = std::max(run_high_water_, held_);
   write_bytes_ += bytes;
 }
 
@@ -52,8 +61,8 @@ void SharedBuffer::add_stats(Stats& stats, const std::string& prefix) const {
   stats.add(prefix + "reads", reads_, "read", "tile reads served");
   stats.add(prefix + "read_bytes", read_bytes_, "byte", "bytes read by the cores");
   stats.add(prefix + "write_bytes", write_bytes_, "byte", "bytes filled from DRAM");
-  stats.add(prefix + "high_water_bytes", high_water_, "byte",
-            "most bytes held at once during the last op");
+  stats.add(prefix + "high_water_bytes", run_high_water_, "byte",
+            "most bytes held at once over the run");
 }
 
 }  // namespace nibble

@@ -3,11 +3,12 @@
 // again (another core's copy of shared weights, an operand re-read by a later tile) comes from
 // here instead of DRAM. One port of `bytes_per_cycle`, `latency_cycles` per access; reads are
 // served in the order requested. Fills (the copy of a tile fetched from DRAM) ride along with the
-// DRAM read and cost no extra time. It holds one op's operands: the next op starts empty.
+// DRAM read and cost no extra time. It holds the operands of the ops running now: an op's tiles
+// are forgotten when it ends.
 #pragma once
 
 #include <cstdint>
-#include <set>
+#include <map>
 #include <string>
 #include <tuple>
 
@@ -39,8 +40,10 @@ class SharedBuffer {
   explicit SharedBuffer(const SharedBufferParams& params);
 
   const SharedBufferParams& params() const { return params_; }
-  // Starts op `op`: forgets the previous op's tiles.
+  // Starts op `op` (its high-water mark from the bytes held now) and ends it (its tiles are
+  // forgotten); ops may overlap.
   void begin_op(uint32_t op);
+  void end_op(uint32_t op);
   // Whether an operand of `bytes` in total is kept here.
   bool keeps(uint64_t operand_bytes) const { return operand_bytes <= params_.capacity_bytes; }
   bool holds(const TileKey& key) const { return tiles_.count(key) != 0; }
@@ -52,13 +55,16 @@ class SharedBuffer {
 
   uint64_t read_bytes() const { return read_bytes_; }
   uint64_t write_bytes() const { return write_bytes_; }
-  uint64_t high_water() const { return high_water_; }  // in the current op
+  // Most bytes held at once while op `op` ran (it has begun and not ended), and over the run.
+  uint64_t high_water(uint32_t op) const;
+  uint64_t run_high_water() const { return run_high_water_; }
   void add_stats(Stats& stats, const std::string& prefix) const;
 
  private:
   SharedBufferParams params_;
-  std::set<TileKey> tiles_;
-  uint64_t held_ = 0, high_water_ = 0;
+  std::map<TileKey, uint64_t> tiles_;        // bytes of each tile held
+  std::map<uint32_t, uint64_t> high_water_;  // per running op
+  uint64_t held_ = 0, run_high_water_ = 0;
   uint64_t free_ = 0;
   uint64_t reads_ = 0, read_bytes_ = 0, write_bytes_ = 0;
 };

@@ -1,5 +1,6 @@
 // `nibble run`: simulate one workload on one accelerator config.
 #include <cmath>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -103,18 +104,15 @@ PreparedData prepare_data(const Workload& workload) {
   return p;
 }
 
-// The accuracy of every finished op with tensors (null for the others).
-std::vector<Json> finish_accuracy(const Workload& workload, PreparedData& p, std::size_t finished) {
-  std::vector<Json> out(finished);
-  for (std::size_t i = 0; i < finished; ++i) {
-    const Op& op = workload.ops[i];
-    if (p.gemm[i] && p.data[i].gemm && p.data[i].gemm->computed) {
-      out[i] = accuracy_json(finish_gemm_accuracy(*p.data[i].gemm, std::move(*p.gemm[i])));
-    } else if (p.data[i].quantize && p.data[i].quantize->computed) {
-      out[i] = accuracy_json(quantize_accuracy(op, *p.data[i].quantize));
-    }
+// The accuracy of a finished op with tensors (null for the others).
+Json op_accuracy(const Op& op, OpData& data, std::optional<PreparedAccuracy>& gemm) {
+  if (gemm && data.gemm && data.gemm->computed) {
+    return accuracy_json(finish_gemm_accuracy(*data.gemm, std::move(*gemm)));
   }
-  return out;
+  if (data.quantize && data.quantize->computed) {
+    return accuracy_json(quantize_accuracy(op, *data.quantize));
+  }
+  return Json();
 }
 
 }  // namespace
@@ -185,8 +183,7 @@ int run_command(int argc, char* argv[]) {
   if (!settings.vcd_pes.empty()) vcd = std::make_unique<VcdWriter>(vcd_file, "1ps");
 
   // Elaboration builds the units from config; the ops come window by window.
-  std::vector<OpData> data;
-  Accelerator top("accelerator", root.child("accelerator"), settings, window, &data, vcd.get());
+  Accelerator top("accelerator", root.child("accelerator"), settings, window, nullptr, vcd.get());
   root.finish();
   const EnergyTable table = EnergyTable::load(table_path);
   const EnergyContext energy_context = top.energy_context();
@@ -247,21 +244,33 @@ int run_command(int argc, char* argv[]) {
   ReportBuilder builder(inputs, &ops_json, &ops_csv);
   install_interrupt_handlers();
   RunResult result;
+  // Ops finish in trace order as far as the report sees them; their GEMM accuracies wait here.
+  std::deque<std::optional<PreparedAccuracy>> pending;
+  const auto add_window = [&] {
+    window.ops.clear();
+    Op op;
+    while (window.ops.size() < window_ops && reader.next(op)) window.ops.push_back(op);
+    PreparedData prepared = prepare_data(window);
+    for (auto& g : prepared.gemm) pending.push_back(std::move(g));
+    top.add_window(window.ops, std::move(prepared.data), reader.index() == total_ops);
+  };
   try {
+    add_window();
     for (;;) {
-      window.ops.clear();
-      Op op;
-      while (window.ops.size() < window_ops && reader.next(op)) window.ops.push_back(op);
-      const bool last = reader.index() == total_ops;
-      PreparedData prepared = prepare_data(window);
-      data = std::move(prepared.data);
-      top.next_window(last);
       sc_core::sc_start();
-      const std::vector<OpResult> ops = top.take_ops();
-      prepared.data = std::move(data);
-      const std::vector<Json> accuracy = finish_accuracy(window, prepared, ops.size());
-      builder.add_ops(window, ops, accuracy);
-      if (ops.size() < window.ops.size() || last) break;
+      std::vector<FinishedOp> done = top.take_ops();
+      std::vector<Op> ops;
+      std::vector<OpResult> results;
+      std::vector<Json> accuracy;
+      for (FinishedOp& f : done) {
+        accuracy.push_back(op_accuracy(f.op, f.data, pending.front()));
+        pending.pop_front();
+        ops.push_back(std::move(f.op));
+        results.push_back(std::move(f.result));
+      }
+      builder.add_ops(ops, results, accuracy);
+      if (!top.needs_window()) break;
+      add_window();
     }
     result = top.result();
     ops_json.close();

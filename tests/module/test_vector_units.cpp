@@ -5,6 +5,8 @@
 // config path. One simulation per test process.
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -68,11 +70,11 @@ class Feeder : public sc_core::sc_module {
 
 UnitContext context_of(const Workload& w, const ClockDomain& clock, Fidelity fidelity,
                        std::vector<OpData>* data = nullptr) {
+  static std::deque<WorkloadOps> sources;  // outlive the units of the test's process
   UnitContext c;
-  c.workload = &w;
+  c.ops = &sources.emplace_back(w, data);
   c.clock = &clock;
   c.fidelity = fidelity;
-  c.data = data;
   return c;
 }
 

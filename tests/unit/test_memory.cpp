@@ -482,7 +482,7 @@ SharedBufferParams buffer_params() {
   return p;
 }
 
-TEST(MemorySharedBuffer, KeepsWhatFitsAndForgetsAtTheNextOp) {
+TEST(MemorySharedBuffer, KeepsWhatFitsAndForgetsAnOpsTilesWhenItEnds) {
   SharedBuffer b(buffer_params());
   EXPECT_TRUE(b.keeps(1000));  // 1000 <= 1000
   EXPECT_FALSE(b.keeps(1001));
@@ -496,22 +496,45 @@ TEST(MemorySharedBuffer, KeepsWhatFitsAndForgetsAtTheNextOp) {
   b.fill(t2, 400);  // 600 + 400 = 1000 <= 1000: kept
   EXPECT_TRUE(b.holds(t2));
   EXPECT_EQ(b.write_bytes(), 1000u);  // 600 + 400; the refused fill wrote nothing
-  EXPECT_EQ(b.high_water(), 1000u);
+  EXPECT_EQ(b.high_water(0), 1000u);
   // Keys differ in every field: operand A with the same coordinates is another tile.
   EXPECT_FALSE(b.holds(TileKey{0, 0, 0, 0}));
 
+  b.end_op(0);
   b.begin_op(1);
   EXPECT_FALSE(b.holds(t0));
   EXPECT_FALSE(b.holds(t2));
-  EXPECT_EQ(b.high_water(), 0u);  // the high-water mark is the current op's
-  b.fill(t1, 500);                // empty again: 500 <= 1000
-  EXPECT_TRUE(b.holds(t1));
-  EXPECT_EQ(b.high_water(), 500u);
-  b.fill(t1, 500);                    // already held: not counted twice
+  EXPECT_EQ(b.high_water(1), 0u);  // op 1 began with nothing held
+  const TileKey u0{1, 1, 0, 0}, u1{1, 1, 0, 1};
+  b.fill(u1, 500);  // empty again: 500 <= 1000
+  EXPECT_TRUE(b.holds(u1));
+  EXPECT_EQ(b.high_water(1), 500u);
+  b.fill(u1, 500);                    // already held: not counted twice
   EXPECT_EQ(b.write_bytes(), 1500u);  // 1000 + 500
-  b.fill(t0, 500);                    // 500 + 500 = 1000: fits, so the duplicate held nothing
-  EXPECT_TRUE(b.holds(t0));
-  EXPECT_EQ(b.high_water(), 1000u);  // 500 + 500
+  b.fill(u0, 500);                    // 500 + 500 = 1000: fits, so the duplicate held nothing
+  EXPECT_TRUE(b.holds(u0));
+  EXPECT_EQ(b.high_water(1), 1000u);  // 500 + 500
+  EXPECT_EQ(b.run_high_water(), 1000u);
+}
+
+TEST(MemorySharedBuffer, OpsThatOverlapShareTheCapacityAndEachKeepsItsHighWater) {
+  SharedBuffer b(buffer_params());
+  b.begin_op(3);
+  b.fill(TileKey{3, 0, 0, 0}, 300);  // held 300
+  b.begin_op(4);                     // op 4's mark starts at what is held: 300
+  EXPECT_EQ(b.high_water(4), 300u);
+  b.fill(TileKey{4, 0, 0, 0}, 600);  // 300 + 600 = 900: both marks see it
+  EXPECT_EQ(b.high_water(3), 900u);
+  EXPECT_EQ(b.high_water(4), 900u);
+  b.fill(TileKey{4, 0, 0, 1}, 200);  // 900 + 200 = 1100 > 1000: not kept
+  EXPECT_FALSE(b.holds(TileKey{4, 0, 0, 1}));
+  b.end_op(3);  // frees op 3's 300; op 4's 600 stay
+  EXPECT_FALSE(b.holds(TileKey{3, 0, 0, 0}));
+  EXPECT_TRUE(b.holds(TileKey{4, 0, 0, 0}));
+  b.fill(TileKey{4, 0, 0, 1}, 400);  // 600 + 400 = 1000: kept now
+  EXPECT_TRUE(b.holds(TileKey{4, 0, 0, 1}));
+  EXPECT_EQ(b.high_water(4), 1000u);
+  EXPECT_EQ(b.high_water(3), 0u);  // ended: no longer tracked
 }
 
 TEST(MemorySharedBuffer, ReadsPayLatencyFirstThenBandwidthAndQueue) {
