@@ -110,10 +110,12 @@ UnitPipeline::UnitPipeline(sc_core::sc_module_name name, Core& core, std::size_t
       slot_(slot),
       start_load_(kUnbounded),
       start_compute_(kUnbounded),
-      start_store_(kUnbounded) {
+      start_store_(kUnbounded),
+      start_retire_(kUnbounded) {
   SC_THREAD(loader);
   SC_THREAD(compute);
   SC_THREAD(storer);
+  SC_THREAD(retirer);
 }
 
 void UnitPipeline::set_buffers(uint64_t buffers) {
@@ -122,12 +124,14 @@ void UnitPipeline::set_buffers(uint64_t buffers) {
   ready_.set_capacity(buffers);
   out_slots_.set_capacity(buffers);
   stores_.set_capacity(buffers);
+  retiring_.set_capacity(buffers);
 }
 
 void UnitPipeline::start(uint32_t op) {
   start_load_.put(op);
   start_compute_.put(op);
   start_store_.put(op);
+  start_retire_.put(op);
 }
 
 // One operand tile into the scratchpad: broadcast when every core loads it, else from the shared
@@ -284,7 +288,6 @@ void UnitPipeline::storer() {
   for (;;) {
     const uint32_t op = start_store_.get();
     LiveOp& live = chip.ops->at(op);
-    Timeline last(clock.now());
     const uint64_t outputs = live.plan.outputs_per_core();
     for (uint64_t j = 0; j < outputs; ++j) {
       const TileWork w = stores_.get();
@@ -318,10 +321,24 @@ void UnitPipeline::storer() {
           for (const auto& [end, cause] : stored.segments()) done.add(end, cause);
         }
       }
-      core_.wait_until(done.done());
-      core_.sram_->release(w.out_footprint);
-      out_slots_.put(done);
-      last = done;
+      retiring_.put({done, w.out_footprint});
+    }
+  }
+}
+
+void UnitPipeline::retirer() {
+  ChipMemory& chip = core_.chip_;
+  const ClockDomain& clock = *core_.context_.clock;
+  for (;;) {
+    const uint32_t op = start_retire_.get();
+    Timeline last(clock.now());
+    const uint64_t outputs = chip.ops->at(op).plan.outputs_per_core();
+    for (uint64_t j = 0; j < outputs; ++j) {
+      const Store s = retiring_.get();
+      core_.wait_until(s.done.done());
+      core_.sram_->release(s.footprint);
+      out_slots_.put(s.done);
+      last = s.done;
     }
     stored_all_.put(last);
   }

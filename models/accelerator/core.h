@@ -9,8 +9,9 @@
 //            first k step (waiting while the stores hold them all), runs the tile on its unit,
 //            waits while the scratchpad cannot feed the array, frees the input buffer, and passes
 //            the output tile to the storer after its last k step;
-//   storer:  reduces the output tile across cores over the ring (k split), has the DMA store it,
-//            and frees its output buffer.
+//   storer:  reduces the output tile across cores over the ring (k split) and has the DMA store
+//            it, then goes on to the next output tile;
+//   retirer: frees each output buffer as its store completes.
 // With double buffering two input and two output buffers let tile i+1 load and tile i-1 store
 // while tile i computes; without it, one of each serialises them. Every cycle the compute thread
 // is not running a tile is attributed to a stall cause from the timeline of what it waited for.
@@ -76,7 +77,7 @@ void merge_record(UnitOpRecord& into, const UnitOpRecord& part, bool first);
 
 class Core;
 
-// The three threads that run one unit's ops on one core (see the top of this file).
+// The four threads that run one unit's ops on one core (see the top of this file).
 class UnitPipeline : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(UnitPipeline);
@@ -92,9 +93,14 @@ class UnitPipeline : public sc_core::sc_module {
     TileWork work;
     Timeline ready;
   };
+  struct Store {
+    Timeline done;           // when the output tile has left the scratchpad
+    uint64_t footprint = 0;  // its scratchpad bytes
+  };
   void loader();
   void compute();
   void storer();
+  void retirer();
   Timeline load(uint32_t op, uint64_t t, const TileLoad& load);
 
   Core& core_;
@@ -102,11 +108,12 @@ class UnitPipeline : public sc_core::sc_module {
   uint64_t buffers_ = 2;
   bool in_op_ = false;       // the compute thread is in an op
   uint64_t high_water_ = 0;  // most bytes the core's scratchpad held since that op started
-  BoundedQueue<uint32_t> start_load_, start_compute_, start_store_;
+  BoundedQueue<uint32_t> start_load_, start_compute_, start_store_, start_retire_;
   BoundedQueue<int> in_slots_{2};
   BoundedQueue<ReadyTile> ready_{2};
   BoundedQueue<Timeline> out_slots_{2};
   BoundedQueue<TileWork> stores_{2};
+  BoundedQueue<Store> retiring_{2};
   BoundedQueue<Timeline> stored_all_{1};
 };
 

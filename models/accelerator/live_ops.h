@@ -39,7 +39,7 @@ struct LiveOp {
   OpData data;
   std::size_t slot = 0;  // the unit slot of a core that runs it (Accelerator::kRingSlot: the ring)
   OpPlan plan;
-  bool whole = false;         // runs as one task on one core, with its tensor data
+  bool whole = false;          // runs as one task on one core, with its tensor data
   std::vector<uint64_t> deps;  // indices of the live ops it waits for
   bool dispatched = false, finished = false;
   uint64_t start_cycle = 0, end_cycle = 0;  // first core's start, last core's end

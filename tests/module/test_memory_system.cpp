@@ -66,14 +66,15 @@ void expect_accounted(const OpResult& o, uint64_t cores) {
 // lanes, relu 1 cycle an element, 8-stage pipeline) computes a tile in 1024/32 + 8 - 1 = 39
 // cycles. DRAM: 16 bytes a cycle on one channel, so every transfer occupies it 2048/16 = 128
 // cycles, and data arrives 10 cycles after its transfer ends. The loader brings tile i+1 while
-// tile i computes; loads and stores share the channel in the order they ask for it:
+// tile i computes; the storer asks for each store as its tile is done (it does not wait for the
+// previous store); loads and stores share the channel in the order they ask for it:
 //   load 0   0..128 -> in at 138      compute 0 138..177   store 0 asks 177, channel 266..394
 //   load 1 138..266 -> in at 276      compute 1 276..315   (done 404)
 //   load 2 asks 276, channel 394..522 -> in at 532        compute 2 532..571
-//   store 1 asks 404 (after store 0), channel 522..650 (done 660)
+//   store 1 asks 315, channel 522..650 (done 660)
 //   load 3 asks 532, channel 650..778 -> in at 788        compute 3 788..827
-//   store 2 asks 660, channel 778..906 (done 916); store 3 asks 916, channel 916..1044, done 1054.
-// The channel is busy 8 × 128 = 1024 of the 1054 cycles: DRAM-bound.
+//   store 2 asks 571, channel 778..906 (done 916); store 3 asks 827, channel 906..1034, done 1044.
+// The channel is busy 8 × 128 = 1024 of the 1044 cycles: DRAM-bound.
 TEST(MemorySystem, DramBoundOpWaitsForTheChannel) {
   Json config = base_config(16, 1);
   config["accelerator"]["mapper"] = {{"tile_m", 1024}};
@@ -84,7 +85,7 @@ TEST(MemorySystem, DramBoundOpWaitsForTheChannel) {
   const OpResult& o = r.ops[0];
   EXPECT_EQ(o.mapping["tile"]["m"], 1024);
   EXPECT_EQ(o.mapping["tiles_per_core"], 4);
-  EXPECT_EQ(o.end_cycle, 1054u);
+  EXPECT_EQ(o.end_cycle, 1044u);
   EXPECT_EQ(o.memory["busy_core_cycles"], 4 * 39);
   EXPECT_EQ(o.memory["bytes"]["dram_read"], 8192);
   EXPECT_EQ(o.memory["bytes"]["dram_write"], 8192);
