@@ -221,6 +221,7 @@ DramController::DramController(const DramControllerParams& params, double core_m
     ch.internal_next = t_.refi;
   }
   split_slot_.assign(params_.channels * params_.banks, {0, 0});
+  candidates_.resize(2 * params_.banks);
 }
 
 double DramController::peak_gbps() const {
@@ -387,7 +388,7 @@ uint64_t DramController::column_earliest(const Channel& ch, const Bank& b, bool 
   return std::max(e, sat_sub(ch.bus_free, write ? t_.cwl : t_.cl));
 }
 
-DramController::Scan DramController::scan(const Channel& ch, uint64_t now) const {
+DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool issue_only) const {
   Scan s;
   const bool any = queued(ch);
   if (now >= ch.refresh_due) {
@@ -425,43 +426,58 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now) const
   const uint64_t bus = sat_sub(ch.bus_free, lat);
   int col_issue = -1, row_issue = -1;
   uint64_t best_data = kNever;
+  // Transactions of one bank that hit its open row share their candidate, as do those that do
+  // not: each is computed once a scan (slot 2 x bank + hit).
+  const uint64_t serial = ++scan_serial_;
   for (std::size_t i = 0; i < q.size(); ++i) {
     const Txn& t = q[i];
     const Bank& b = ch.banks[t.bank];
-    int cause = kIdle;
-    uint64_t cmd = 0, column = 0;  // earliest command for it, and its column command
-    if (b.open && b.row == t.row) {
-      cmd = column = column_earliest(ch, b, write, now, &cause);
-      if (cmd == now && col_issue < 0) col_issue = static_cast<int>(i);
-    } else {
-      uint64_t act = 0;
-      if (b.open) {
-        // Another row is open: close it unless a queued request still hits it.
-        if (b.hits[write ? 1 : 0] > 0) continue;
-        cmd = std::max(now, b.next_pre);
-        cause =
-            b.next_pre > now && b.pre_by_bank ? stall(DramStall::kBank) : stall(DramStall::kRow);
-        act = cmd + t_.rp;
-        const uint64_t window = std::max(ch.rrd_bound, faw_bound(ch));
-        if (window > act) {
-          act = window;
-          cause = stall(DramStall::kActivationWindow);
-        }
+    const bool hit = b.open && b.row == t.row;
+    Candidate& c = candidates_[2 * t.bank + (hit ? 1 : 0)];
+    if (c.serial != serial) {
+      c.serial = serial;
+      c.skip = false;
+      uint64_t column = 0;  // its column command
+      if (hit) {
+        c.cmd = column = column_earliest(ch, b, write, now, &c.cause);
       } else {
-        cmd = act = act_earliest(ch, b, now, &cause);
+        uint64_t act = 0;
+        if (b.open) {
+          // Another row is open: close it unless a queued request still hits it.
+          c.skip = b.hits[write ? 1 : 0] > 0;
+          c.cmd = std::max(now, b.next_pre);
+          c.cause =
+              b.next_pre > now && b.pre_by_bank ? stall(DramStall::kBank) : stall(DramStall::kRow);
+          act = c.cmd + t_.rp;
+          const uint64_t window = std::max(ch.rrd_bound, faw_bound(ch));
+          if (window > act) {
+            act = window;
+            c.cause = stall(DramStall::kActivationWindow);
+          }
+        } else {
+          c.cmd = act = act_earliest(ch, b, now, &c.cause);
+        }
+        column = act + t_.rcd;
+        if (turn > column) {
+          column = turn;
+          c.cause = stall(DramStall::kTurnaround);
+        }
+        column = std::max(column, bus);
       }
-      if (cmd == now && row_issue < 0) row_issue = static_cast<int>(i);
-      column = act + t_.rcd;
-      if (turn > column) {
-        column = turn;
-        cause = stall(DramStall::kTurnaround);
-      }
-      column = std::max(column, bus);
+      c.data = column + lat;
     }
-    s.next = std::min(s.next, cmd);
-    if (column + lat < best_data) {
-      best_data = column + lat;
-      s.cause = cause;
+    if (c.skip) continue;
+    if (c.cmd == now) {
+      int& first = hit ? col_issue : row_issue;
+      if (first < 0) first = static_cast<int>(i);
+      // The oldest ready column command goes: the rest of the scan could change nothing but
+      // `next` and `cause`, which the scan after the command recomputes.
+      if (hit && issue_only) break;
+    }
+    s.next = std::min(s.next, c.cmd);
+    if (c.data < best_data) {
+      best_data = c.data;
+      s.cause = c.cause;
     }
   }
   if (col_issue >= 0) {
@@ -558,7 +574,7 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
     ch.arrivals.pop_front();
     accept(ch, t, now, done, &any);
   }
-  Scan s = scan(ch, now);
+  Scan s = scan(ch, now, true);
   if (s.issue >= 0) {
     Bank& b = ch.banks[s.bank];
     const bool write = write_mode(ch);

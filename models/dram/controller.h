@@ -77,6 +77,10 @@ enum class DramStall {
 constexpr std::size_t kDramStalls = 6;
 const char* to_string(DramStall stall);
 
+// A DRAM controller with its devices, at command granularity on the DRAM clock: requests split
+// into per-channel transactions, queued, scheduled FR-FCFS one command per tCK under the timing
+// constraints; reads complete when their last data reaches the requester, writes when accepted.
+// Same inputs, same outputs; outcomes do not depend on how far each run() call reaches.
 class DramController : public QueuedDram {
  public:
   // `core_mhz`: the clock of peak_bytes_per_cycle(), latency_cycles() and summary(end_cycle).
@@ -190,7 +194,9 @@ class DramController : public QueuedDram {
                            int* cause) const;
   bool write_mode(const Channel& ch) const;
   bool queued(const Channel& ch) const;
-  Scan scan(const Channel& ch, uint64_t now) const;
+  // The policy's command at `now` and the earliest next decision. With `issue_only`, a scan that
+  // finds a command may stop early (its `next` and `cause` are then incomplete).
+  Scan scan(const Channel& ch, uint64_t now, bool issue_only = false) const;
   // Channel `c`'s decision at tCK `now` (after any it skipped while asleep); appends
   // completions, says whether it did.
   bool step(std::size_t c, uint64_t now, std::vector<DramCompletion>& done);
@@ -220,6 +226,14 @@ class DramController : public QueuedDram {
   std::vector<std::pair<uint64_t, std::size_t>> split_slot_;
   std::vector<std::pair<std::size_t, Txn>> split_;  // the transactions of that request
   uint64_t requests_ = 0;
+  // scan()'s per-bank candidates (scratch, valid while `serial` is the scan's).
+  struct Candidate {
+    uint64_t serial = 0, cmd = 0, data = 0;
+    int cause = -1;
+    bool skip = false;
+  };
+  mutable std::vector<Candidate> candidates_;
+  mutable uint64_t scan_serial_ = 0;
 };
 
 }  // namespace nibble
