@@ -156,6 +156,24 @@ TEST(DramController, FawHoldsTheFifthActivation) {
   EXPECT_EQ(d.channel_stats(0).activates, 5u);
 }
 
+TEST(DramController, StallsAttributeIdleBusCyclesToWhatHeldTheNextBurst) {
+  DramControllerParams p = round_params();
+  p.banks = 8;
+  p.trrd_ns = 3;
+  p.tfaw_ns = 40;
+  DramController d(p, kCoreMhz);
+  for (uint64_t b = 0; b < 5; ++b) d.enqueue(0, read(b, b * 1024));  // banks 0..4, row 0
+  const auto done = drain(d);
+  // ACTs at 0, 3, 6, 9; RDs at 12, 15, 18, 21 (tRCD after each), data [22, 24), [25, 27),
+  // [28, 30), [31, 33). The fifth ACT waits for tFAW: 0 + 40 = 40; RD 52, data [62, 64), 84 ns.
+  EXPECT_EQ(done_of(done, 4), 84000u);
+  // Idle bus: [0, 22) and the 1-tCK gaps at 24, 27, 30 wait for a row (tRCD, tCL); [33, 40) for
+  // the activation window (the next burst needs the fifth ACT); [40, 62) for its row again.
+  EXPECT_EQ(stall_cycles(d, DramStall::kActivationWindow), 7u);
+  EXPECT_EQ(stall_cycles(d, DramStall::kRow), 22u + 3u + 22u);
+  EXPECT_EQ(d.channel_stats(0).busy_cycles, 10u);
+}
+
 // --- Reads, writes and turnarounds --------------------------------------------------------------
 
 TEST(DramController, ReadToWriteAndWriteToReadTurnarounds) {
