@@ -146,10 +146,15 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
 
   ConfigNode dram = accelerator.child("dram");
   const DramRegistry& dram_impls = dram_registry();
-  const std::string dram_impl = dram.get_choice("impl", "BandwidthLatency", dram_impls.names());
+  const std::string dram_impl = dram.get_choice("impl", "simple", dram_impls.names());
   chip_.dram = dram_impls.create(dram_impl, dram, settings.core_mhz);
   chip_.reservation_dram = dynamic_cast<ReservationDram*>(chip_.dram.get());
   dram.finish();
+  if (auto* queued = dynamic_cast<QueuedDram*>(chip_.dram.get())) {
+    queued_dma_ = std::make_unique<QueuedDma>(*queued, cores_[0]->dma().params(), chip_.cores,
+                                              clock_.period_ps(), chip_.dram->latency_cycles());
+    arbiter_->attach(queued_dma_.get());
+  }
   ConfigNode ring = accelerator.child("ring");
   RingParams ring_params;
   ring_params.read(ring);
@@ -601,7 +606,10 @@ std::vector<std::pair<std::string, std::string>> Accelerator::required_energy_ev
 
 Json Accelerator::assumption_checks() const {
   uint64_t queue = 0;
-  for (const auto& c : cores_) queue = std::max(queue, c->dma().peak_outstanding());
+  for (uint64_t c = 0; c < chip_.cores; ++c) {
+    queue = std::max(queue, queued_dma_ ? queued_dma_->peak_outstanding(c)
+                                        : cores_[c]->dma().peak_outstanding());
+  }
   const std::vector<std::pair<const char*, double>> needed = {
       {"scratchpad_bytes", static_cast<double>(peak_scratchpad_)},
       {"shared_buffer_bytes", static_cast<double>(peak_shared_buffer_)},
@@ -691,7 +699,16 @@ RunResult Accelerator::result() const {
     for (const Core::Slot& s : cores_[c]->slots())
       s.unit->add_stats(r.stats, prefix + s.role + ".");
     cores_[c]->scratchpad().add_stats(r.stats, prefix + "scratchpad.", peak_scratchpad_);
-    cores_[c]->dma().add_stats(r.stats, prefix + "dma.");
+    if (queued_dma_) {
+      const std::string dma = prefix + "dma.";
+      r.stats.add(dma + "descriptors", queued_dma_->descriptors(c), "descriptor",
+                  "transfers requested");
+      r.stats.add(dma + "bursts", queued_dma_->bursts(c), "burst", "DRAM requests issued");
+      r.stats.add(dma + "peak_outstanding", queued_dma_->peak_outstanding(c), "burst",
+                  "most bursts in flight at once");
+    } else {
+      cores_[c]->dma().add_stats(r.stats, prefix + "dma.");
+    }
   }
   chip_.dram->add_stats(r.stats, "dram.");
   if (chip_.cores > 1) chip_.ring->add_stats(r.stats, "ring.");

@@ -141,6 +141,7 @@ class Accelerator : public sc_core::sc_module {
   LiveOps ops_;
   std::vector<std::unique_ptr<Core>> cores_;
   std::unique_ptr<MemoryArbiter> arbiter_;     // serves the cores' memory requests (chip_.arbiter)
+  std::unique_ptr<QueuedDma> queued_dma_;      // the DMA engines, with a DRAM controller
   std::vector<std::vector<uint64_t>> queued_;  // per unit slot (the ring last): ops not yet started
   std::vector<std::size_t> queue_head_;        // per unit slot: the next op of queued_ to start
   std::vector<uint64_t> running_;              // ops started and not finished

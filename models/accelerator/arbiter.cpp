@@ -20,27 +20,101 @@ Timeline MemoryArbiter::request(uint64_t key, Act act) {
   return r.result;
 }
 
+MemoryArbiter::TransferPtr MemoryArbiter::known(const Timeline& timeline) {
+  auto t = std::make_shared<Transfer>();
+  t->timeline = timeline;
+  t->complete = true;
+  return t;
+}
+
+MemoryArbiter::TransferPtr MemoryArbiter::submit(uint64_t core, uint64_t now, uint64_t address,
+                                                 uint64_t bytes, bool write,
+                                                 sc_core::sc_event* wake) {
+  auto t = std::make_shared<Transfer>();
+  t->timeline = Timeline(now);
+  t->wake = wake;
+  if (bytes == 0) {
+    t->complete = true;
+    return t;
+  }
+  in_flight_[queued_->submit(core, now, address, bytes, write)] = t;
+  return t;
+}
+
+Timeline MemoryArbiter::await(const TransferPtr& t) {
+  while (!t->complete) sc_core::wait(*t->wake);
+  const uint64_t now = clock_.now(), done = t->timeline.done();
+  if (done > now) sc_core::wait(clock_.cycles(done - now));
+  return t->timeline;
+}
+
+void MemoryArbiter::advance(uint64_t cycle) {
+  done_.clear();
+  queued_->run(cycle == QueuedDma::kNever ? QueuedDma::kNever : cycle * clock_.period_ps(), done_);
+  for (QueuedDma::Done& d : done_) {
+    const auto it = in_flight_.find(d.id);
+    TransferPtr t = std::move(it->second);
+    in_flight_.erase(it);
+    t->timeline = std::move(d.timeline);
+    t->complete = true;
+    if (t->wake != nullptr) t->wake->notify(sc_core::SC_ZERO_TIME);
+  }
+}
+
 void MemoryArbiter::serve() {
   for (;;) {
     sc_core::wait(wake_);
     // Let every process that can still run at this time run (and perhaps request) first.
     while (sc_core::sc_pending_activity_at_current_time()) sc_core::wait(sc_core::SC_ZERO_TIME);
-    if (pending_.empty()) continue;
-    std::sort(pending_.begin(), pending_.end(),
-              [](const Request* a, const Request* b) { return a->key < b->key; });
-    for (std::size_t i = 1; i < pending_.size(); ++i) {
-      if (pending_[i - 1]->key == pending_[i]->key) {
-        throw std::logic_error("two memory requests pending under one arbiter key");
-      }
-    }
     const uint64_t now = clock_.now();
-    for (Request* r : pending_) {
-      r->result = r->act(now);
-      r->done = true;
+    // Everything before this cycle (the last turn ran ahead to at least here: nothing is left).
+    if (queued_ != nullptr) advance(now);
+    if (!pending_.empty()) {
+      std::sort(pending_.begin(), pending_.end(),
+                [](const Request* a, const Request* b) { return a->key < b->key; });
+      for (std::size_t i = 1; i < pending_.size(); ++i) {
+        if (pending_[i - 1]->key == pending_[i]->key) {
+          throw std::logic_error("two memory requests pending under one arbiter key");
+        }
+      }
+      for (Request* r : pending_) {
+        r->result = r->act(now);
+        r->done = true;
+      }
+      pending_.clear();
+      ++rounds_;
+      served_.notify(sc_core::SC_ZERO_TIME);
     }
-    pending_.clear();
-    ++rounds_;
-    served_.notify(sc_core::SC_ZERO_TIME);
+    if (queued_ != nullptr) run_ahead();
+  }
+}
+
+// After this turn's requests: while the kernel still has something to run at this cycle, turn
+// again once it has done it; otherwise run the DMA engines and the controller up to the kernel's
+// next activity, or to the first cycle a transfer completes, and wake then while transfers are in
+// flight. A transfer found complete ahead is delivered now: its thread waits out the cycles to
+// its end (Arbiter::await), so it resumes at the same cycle either way.
+void MemoryArbiter::run_ahead() {
+  if (queued_->in_flight() == 0) return;  // nothing anybody waits for: catch up at the next turn
+  if (sc_core::sc_pending_activity_at_current_time()) {
+    wake_.notify(sc_core::SC_ZERO_TIME);
+    return;
+  }
+  const uint64_t now = clock_.now(), period = clock_.period_ps();
+  uint64_t horizon = QueuedDma::kNever;
+  if (sc_core::sc_pending_activity_at_future_time()) {
+    horizon = now + sc_core::sc_time_to_pending_activity().value() / period;
+  }
+  advance(horizon);
+  const uint64_t next = queued_->next_event_ps();
+  uint64_t wake = horizon;
+  if (next != QueuedDma::kNever) wake = std::min(wake, next / period);
+  if (wake != QueuedDma::kNever && queued_->in_flight() > 0) {
+    if (wake > now) {
+      wake_.notify(clock_.cycles(wake - now));
+    } else {
+      wake_.notify(sc_core::SC_ZERO_TIME);
+    }
   }
 }
 

@@ -16,10 +16,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include <systemc>
 
+#include "models/dma/dma_queue.h"
 #include "models/interfaces/memory.h"
 #include "sim/clock.h"
 
@@ -41,6 +44,25 @@ class MemoryArbiter : public sc_core::sc_module {
 
   MemoryArbiter(sc_core::sc_module_name name, const ClockDomain& clock);
 
+  // A transfer through a DMA engine: its timeline once complete.
+  struct Transfer {
+    Timeline timeline;
+    bool complete = false;
+    sc_core::sc_event* wake = nullptr;  // notified when it completes
+  };
+  using TransferPtr = std::shared_ptr<Transfer>;
+  // A transfer already known (a reservation model answered at once).
+  static TransferPtr known(const Timeline& timeline);
+  // The DMA engines in front of a DRAM controller, which this arbiter then runs (see above).
+  void attach(QueuedDma* dma) { queued_ = dma; }
+  QueuedDma* queued() const { return queued_; }
+  // Inside an act: queues a transfer on core `core`'s engine at cycle `now`; `wake` (owned by the
+  // caller, outliving the transfer) is notified when it completes.
+  TransferPtr submit(uint64_t core, uint64_t now, uint64_t address, uint64_t bytes, bool write,
+                     sc_core::sc_event* wake);
+  // Blocks the calling thread until `t` is complete; returns its timeline.
+  Timeline await(const TransferPtr& t);
+
   // Blocks the calling thread until the arbiter has served the request in this cycle's order;
   // returns what `act` returned. One request per key may be pending at a time.
   Timeline request(uint64_t key, Act act);
@@ -56,8 +78,15 @@ class MemoryArbiter : public sc_core::sc_module {
     bool done = false;
   };
   void serve();
+  // The queued DMA engines up to (not including) `cycle` (QueuedDma::kNever: until a transfer
+  // completes); delivers what completed.
+  void advance(uint64_t cycle);
+  void run_ahead();
 
   const ClockDomain& clock_;
+  QueuedDma* queued_ = nullptr;
+  std::unordered_map<uint64_t, TransferPtr> in_flight_;  // by descriptor id
+  std::vector<QueuedDma::Done> done_;
   std::vector<Request*> pending_;
   sc_core::sc_event wake_, served_;
   uint64_t requests_ = 0, rounds_ = 0;

@@ -12,13 +12,13 @@ namespace {
 constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 }  // namespace
 
-Timeline ChipMemory::join(int kind, uint64_t op, uint64_t seq, uint64_t key,
-                          const MemoryArbiter::Act& act) {
+Timeline ChipMemory::join(int kind, uint64_t op, uint64_t seq,
+                          const std::function<Timeline()>& work) {
   const uint64_t arrival = clock->now();
   Collective& c = collectives_[{kind, op, seq}];
   if (++c.arrived == cores) {
     c.last_arrival = arrival;
-    c.result = arbiter->request(key, act);
+    c.result = work();
     c.complete = true;
     collective_done_.notify(sc_core::SC_ZERO_TIME);
   }
@@ -134,18 +134,33 @@ void UnitPipeline::start(uint32_t op) {
   start_retire_.put(op);
 }
 
+namespace {
+
+// Each op's operands and result live in DRAM regions of their own (64 GiB per op, 16 GiB per
+// operand), laid out as the mapper's tiles (OpPlan::offset).
+uint64_t dram_address(uint32_t op, uint32_t operand, uint64_t offset) {
+  return (uint64_t{op} << 36) + (uint64_t{operand} << 34) + offset;
+}
+
+}  // namespace
+
 // One operand tile into the scratchpad: broadcast when every core loads it, else from the shared
 // buffer when it holds it, else from DRAM (through the shared buffer when the operand fits it).
 // Shared state is touched only inside the arbiter's turn, so same-cycle requests of the cores are
-// served in the same order at every fidelity.
-Timeline UnitPipeline::load(uint32_t op, uint64_t t, const TileLoad& l) {
+// served in the same order at every fidelity. With a DRAM controller the DMA transfer completes
+// later: the returned transfer says when.
+MemoryArbiter::TransferPtr UnitPipeline::load(uint32_t op, uint64_t t, const TileLoad& l) {
   ChipMemory& chip = core_.chip_;
+  MemoryArbiter& arbiter = *chip.arbiter;
   LiveOp& live = chip.ops->at(op);
   const uint64_t now = core_.context_.clock->now();
+  const uint64_t address =
+      dram_address(op, l.operand, live.plan.offset(l.operand, l.row, l.col, l.rows));
   core_.sram_->count_write(l.bytes);
   live.bytes.scratchpad_fill += l.bytes;
   if (l.shared && chip.cores > 1) {
     const uint64_t owner = t % chip.cores;
+    const uint64_t key = MemoryArbiter::key(owner, slot_, MemoryArbiter::kBroadcast);
     const auto broadcast = [&chip, &live, owner, &l](uint64_t at) {
       Timeline fetched = chip.dmas[owner]->transfer(at, l.bytes, false, *chip.reservation_dram);
       live.bytes.dram_read += l.bytes;
@@ -155,15 +170,44 @@ Timeline UnitPipeline::load(uint32_t op, uint64_t t, const TileLoad& l) {
       for (const auto& [end, cause] : sent.segments()) fetched.add(end, cause);
       return fetched;
     };
-    const uint64_t key = MemoryArbiter::key(owner, slot_, MemoryArbiter::kBroadcast);
     if (chip.ideal) {
       // Counted once, never waited for.
-      if (core_.index_ == owner) chip.arbiter->request(key, broadcast);
-      return Timeline(now);
+      if (core_.index_ == owner) {
+        if (arbiter.queued() == nullptr) {
+          arbiter.request(key, broadcast);
+        } else {
+          live.bytes.dram_read += l.bytes;
+          const uint64_t hops = chip.ring->byte_hops();
+          arbiter.request(key,
+                          [&chip, &l](uint64_t at) { return chip.ring->broadcast(at, l.bytes); });
+          live.bytes.ring_byte_hops += chip.ring->byte_hops() - hops;
+        }
+      }
+      return MemoryArbiter::known(Timeline(now));
     }
-    return chip.join(0, op, t, key, broadcast);
+    // The last core to ask fetches the tile through the owner's DMA engine, then broadcasts it.
+    const auto fetch_and_send = [&]() {
+      if (arbiter.queued() == nullptr) return arbiter.request(key, broadcast);
+      MemoryArbiter::TransferPtr fetched;
+      arbiter.request(key, [&](uint64_t at) {
+        fetched = arbiter.submit(owner, at, address, l.bytes, false, &load_done_);
+        live.bytes.dram_read += l.bytes;
+        return Timeline(at);
+      });
+      Timeline got = arbiter.await(fetched);
+      const Timeline sent = arbiter.request(key, [&chip, &live, &l](uint64_t at) {
+        const uint64_t hops = chip.ring->byte_hops();
+        const Timeline ring = chip.ring->broadcast(at, l.bytes);
+        live.bytes.ring_byte_hops += chip.ring->byte_hops() - hops;
+        return ring;
+      });
+      for (const auto& [end, cause] : sent.segments()) got.add(end, cause);
+      return got;
+    };
+    return MemoryArbiter::known(chip.join(0, op, t, fetch_and_send));
   }
-  const auto fetch = [this, &chip, &live, op, &l](uint64_t at) {
+  MemoryArbiter::TransferPtr pending;
+  const auto fetch = [this, &chip, &arbiter, &live, &pending, op, address, &l](uint64_t at) {
     SharedBuffer* sb = chip.shared_buffer.get();
     const uint64_t operand_bytes = live.plan.operand_bytes(l.operand);
     const TileKey key{op, l.operand, l.row, l.col};
@@ -171,7 +215,12 @@ Timeline UnitPipeline::load(uint32_t op, uint64_t t, const TileLoad& l) {
       live.bytes.shared_buffer_read += l.bytes;
       return sb->read(at, l.bytes);
     }
-    Timeline got = core_.dma_->transfer(at, l.bytes, false, *chip.reservation_dram);
+    Timeline got(at);
+    if (arbiter.queued() == nullptr) {
+      got = core_.dma_->transfer(at, l.bytes, false, *chip.reservation_dram);
+    } else if (!chip.ideal) {  // ideal memory: counted, not sent
+      pending = arbiter.submit(core_.index_, at, address, l.bytes, false, &load_done_);
+    }
     live.bytes.dram_read += l.bytes;
     if (sb != nullptr && sb->keeps(operand_bytes)) {
       const uint64_t written = sb->write_bytes();
@@ -181,23 +230,27 @@ Timeline UnitPipeline::load(uint32_t op, uint64_t t, const TileLoad& l) {
     return got;
   };
   const Timeline got =
-      chip.arbiter->request(MemoryArbiter::key(core_.index_, slot_, MemoryArbiter::kLoad), fetch);
-  return chip.ideal ? Timeline(now) : got;
+      arbiter.request(MemoryArbiter::key(core_.index_, slot_, MemoryArbiter::kLoad), fetch);
+  if (chip.ideal) return MemoryArbiter::known(Timeline(now));
+  return pending ? pending : MemoryArbiter::known(got);
 }
 
 void UnitPipeline::loader() {
   for (int i = 0; i < static_cast<int>(buffers_); ++i) in_slots_.put(i);
   const ClockDomain& clock = *core_.context_.clock;
+  MemoryArbiter& arbiter = *core_.chip_.arbiter;
   for (;;) {
     const uint32_t op = start_load_.get();
     const OpPlan& plan = core_.chip_.ops->at(op).plan;
-    core_.admit(plan.footprint_bytes);
+    if (!core_.chip_.ideal) core_.admit(plan.footprint_bytes);
     for (uint64_t t = 0; t < plan.tiles_per_core(); ++t) {
       in_slots_.get();
       ReadyTile tile{plan.tile(core_.index_, t), Timeline(clock.now())};
       core_.hold(tile.work.in_footprint);
+      MemoryArbiter::TransferPtr loads[2];
+      for (int i = 0; i < tile.work.load_count; ++i) loads[i] = load(op, t, tile.work.loads[i]);
       for (int i = 0; i < tile.work.load_count; ++i) {
-        const Timeline got = load(op, t, tile.work.loads[i]);
+        const Timeline got = arbiter.await(loads[i]);
         if (got.done() > tile.ready.done()) tile.ready = got;
       }
       core_.wait_until(tile.ready.done());
@@ -304,24 +357,36 @@ void UnitPipeline::storer() {
         if (chip.ideal) {
           if (core_.index_ == 0) chip.arbiter->request(key, reduce);
         } else {
-          done = chip.join(1, op, j, key, reduce);
+          done = chip.join(1, op, j, [&] { return chip.arbiter->request(key, reduce); });
         }
       }
+      MemoryArbiter::TransferPtr stored;
       if (w.store_bytes > 0) {
-        const auto store = [this, &chip, &live, &w, &done](uint64_t at) {
+        MemoryArbiter& arbiter = *chip.arbiter;
+        if (arbiter.queued() != nullptr && !chip.ideal) core_.wait_until(done.done());
+        const uint64_t address =
+            dram_address(op, 2, live.plan.offset(2, w.out_row, w.out_col, w.shape.m)) +
+            w.store_offset;
+        const auto store = [this, &chip, &arbiter, &live, &w, &done, &stored,
+                            address](uint64_t at) {
           live.bytes.dram_write += w.store_bytes;
+          if (arbiter.queued() != nullptr) {
+            if (!chip.ideal) {  // ideal memory: counted, not sent
+              stored = arbiter.submit(core_.index_, at, address, w.store_bytes, true, &store_done_);
+            }
+            return Timeline(at);
+          }
           return core_.dma_->transfer(std::max(at, done.done()), w.store_bytes, true,
                                       *chip.reservation_dram);
         };
-        const Timeline stored = chip.arbiter->request(
-            MemoryArbiter::key(core_.index_, slot_, MemoryArbiter::kStore), store);
+        const Timeline booked =
+            arbiter.request(MemoryArbiter::key(core_.index_, slot_, MemoryArbiter::kStore), store);
+        if (!stored) stored = MemoryArbiter::known(booked);
         core_.sram_->count_read(w.store_bytes);
         live.bytes.scratchpad_drain += w.store_bytes;
-        if (!chip.ideal) {
-          for (const auto& [end, cause] : stored.segments()) done.add(end, cause);
-        }
       }
-      retiring_.put({done, w.out_footprint});
+      if (chip.ideal || !stored) stored = MemoryArbiter::known(done);
+      retiring_.put({stored, done, w.out_footprint});
     }
   }
 }
@@ -335,10 +400,16 @@ void UnitPipeline::retirer() {
     const uint64_t outputs = chip.ops->at(op).plan.outputs_per_core();
     for (uint64_t j = 0; j < outputs; ++j) {
       const Store s = retiring_.get();
-      core_.wait_until(s.done.done());
+      // After the reduction (k split), the store's own segments.
+      Timeline done = s.reduced;
+      const Timeline stored = chip.arbiter->await(s.store);
+      if (!chip.ideal && s.store != nullptr) {
+        for (const auto& [end, cause] : stored.segments()) done.add(end, cause);
+      }
+      core_.wait_until(done.done());
       core_.sram_->release(s.footprint);
-      out_slots_.put(s.done);
-      last = s.done;
+      out_slots_.put(done);
+      last = done;
     }
     stored_all_.put(last);
   }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,11 +56,11 @@ struct ChipMemory {
   MemoryArbiter* arbiter = nullptr;             // every use of the above goes through it
   sc_core::sc_event progress;                   // an op started or finished on some core
 
-  // A collective among all cores: each arrives with its own cycle; the last to arrive has the
-  // arbiter serve `act` (under `key`) at its arrival and every member then waits until the
-  // result is done. Returns the member's timeline: waiting for the others (dependency), then
-  // what `act` took.
-  Timeline join(int kind, uint64_t op, uint64_t seq, uint64_t key, const MemoryArbiter::Act& act);
+  // A collective among all cores: each arrives with its own cycle; the last to arrive does
+  // `work` (memory requests through the arbiter, from its arrival) and every member then waits
+  // until the result is done. Returns the member's timeline: waiting for the others
+  // (dependency), then what `work` took.
+  Timeline join(int kind, uint64_t op, uint64_t seq, const std::function<Timeline()>& work);
 
  private:
   struct Collective {
@@ -94,16 +95,18 @@ class UnitPipeline : public sc_core::sc_module {
     Timeline ready;
   };
   struct Store {
-    Timeline done;           // when the output tile has left the scratchpad
-    uint64_t footprint = 0;  // its scratchpad bytes
+    MemoryArbiter::TransferPtr store;  // the DMA's store of the tile
+    Timeline reduced;                  // the reduction over the ring before it (k split)
+    uint64_t footprint = 0;            // its scratchpad bytes
   };
   void loader();
   void compute();
   void storer();
   void retirer();
-  Timeline load(uint32_t op, uint64_t t, const TileLoad& load);
+  MemoryArbiter::TransferPtr load(uint32_t op, uint64_t t, const TileLoad& load);
 
   Core& core_;
+  sc_core::sc_event load_done_, store_done_;  // a transfer of the loader / storer completed
   std::size_t slot_;
   uint64_t buffers_ = 2;
   bool in_op_ = false;       // the compute thread is in an op

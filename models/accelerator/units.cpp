@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "models/dram/bandwidth_latency.h"
+#include "models/dram/controller.h"
 #include "models/log_grad/shift_mac_array.h"
 #include "models/mac_array/systolic_array.h"
 #include "models/rescale/rescale_unit.h"
@@ -46,10 +47,17 @@ namespace nibble {
 const DramRegistry& dram_registry() {
   static const DramRegistry registry = [] {
     DramRegistry r;
-    r.add("BandwidthLatency", [](ConfigNode& node, double core_mhz) -> std::unique_ptr<DramPort> {
+    const auto simple = [](ConfigNode& node, double core_mhz) -> std::unique_ptr<DramPort> {
       BandwidthLatencyParams params;
       params.read(node);
       return std::make_unique<BandwidthLatencyDram>(params, core_mhz);
+    };
+    r.add("simple", simple);
+    r.add("BandwidthLatency", simple);  // simple's name before the controller came
+    r.add("controller", [](ConfigNode& node, double core_mhz) -> std::unique_ptr<DramPort> {
+      DramControllerParams params;
+      params.read(node);
+      return std::make_unique<DramController>(params, core_mhz);
     });
     return r;
   }();

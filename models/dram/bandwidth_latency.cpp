@@ -42,7 +42,7 @@ DramAccess BandwidthLatencyDram::access(uint64_t issue, uint64_t bytes, bool wri
 }
 
 Json BandwidthLatencyDram::describe() const {
-  return {{"impl", "BandwidthLatency"},
+  return {{"impl", "simple"},
           {"bandwidth_gbps", params_.bandwidth_gbps},
           {"channels", params_.channels},
           {"latency_ns", params_.latency_ns},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <tuple>
 #include <vector>
 
@@ -131,8 +132,10 @@ uint64_t footprint(const OpPlan& p) {
   return buffers * (a + b + c);
 }
 
-// The heuristic's estimate of a plan's cycles (see mapper.h).
-uint64_t estimate(const OpPlan& p, const MapperTarget& t) {
+// A lower bound of a plan's cycles: a core's compute, and the chip's DRAM bandwidth over every
+// byte the plan moves. Candidates are replayed (below) in the order of this bound, until the bound
+// reaches the best replayed estimate.
+uint64_t lower_bound(const OpPlan& p, const MapperTarget& t) {
   uint64_t compute = 0;
   const uint64_t em = extent_on(p.whole, p.split, p.chunk, 0, 0);
   const uint64_t en = extent_on(p.whole, p.split, p.chunk, 0, 1);
@@ -144,34 +147,101 @@ uint64_t estimate(const OpPlan& p, const MapperTarget& t) {
       }
     }
   }
-  // DRAM: the chip's bandwidth over all bytes, and each core's stream of tiles, of which
-  // `buffers` are in flight at once, each paying the latency and its bytes at the core's share.
   compute *= p.instances_per_core();
   const double bytes = static_cast<double>(p.dram_read_bytes + p.dram_write_bytes);
-  const double cores = static_cast<double>(p.active_cores());
-  const double tiles = static_cast<double>(std::max<uint64_t>(1, p.tiles_per_core()));
-  const double core_bpc = std::min(t.dram_bytes_per_cycle / cores, t.core_bytes_per_cycle);
-  const double per_tile =
-      static_cast<double>(t.dram_latency_cycles) + bytes / cores / tiles / core_bpc;
-  const double buffers = p.double_buffer ? 2.0 : 1.0;
-  const uint64_t dram =
-      static_cast<uint64_t>(std::max(bytes / t.dram_bytes_per_cycle, tiles * per_tile / buffers));
-  uint64_t ring = 0;
-  if (p.shared_operand == 1) {
-    ring = t.broadcast_cycles(packed(p, p.tk, p.tn, p.bits.b)) *
-           (p.k_tiles == 1 && !p.m_outer ? p.n_tiles : p.tiles_per_core());
-  } else if (p.shared_operand == 0) {
-    ring = t.broadcast_cycles(packed(p, p.tm, p.tk, p.bits.a)) *
-           (p.k_tiles == 1 && p.m_outer ? p.m_tiles : p.tiles_per_core());
-  } else if (p.split == Split::kK) {
-    ring = t.reduce_scatter_cycles(packed(p, p.tm, p.tn, p.bits.psum)) * p.m_tiles * p.n_tiles;
+  return std::max(compute, static_cast<uint64_t>(bytes / t.dram_bytes_per_cycle));
+}
+
+// The estimate of a plan's cycles: core 0's tiles replayed through the pipeline a core runs
+// (models/accelerator/core.h), with its one in-order DMA engine moving each transfer at the core's
+// share of the DRAM bandwidth (bytes ÷ min(DRAM bytes per cycle ÷ cores, what the DMA keeps in
+// flight)) and delivering it a latency later:
+//   load i    asks when tile i-1 is in and tile i-buffers has freed its input buffer;
+//   compute i starts when tile i is in, tile i-1 is done and (at its first k step) an output buffer
+//             is free; it takes compute_cycles (the unit, or the scratchpad feeding it if slower);
+//   store     of an output tile asks when its last k step is done (after the ring's reduction, for
+//             a k split); its buffer is free again once it is out.
+// Requests take the DMA in the order they ask (a store first on a tie). A broadcast operand tile
+// arrives a transfer, a latency and a ring broadcast after it was asked for, without holding this
+// core's engine (its owner rotates over the cores). What the replay leaves out: other ops running
+// at the same time, DRAM channel and bank effects beyond bandwidth and latency, shared-buffer hits.
+uint64_t replay(const OpPlan& p, const MapperTarget& t) {
+  const uint64_t tiles = p.tiles_per_core();
+  if (tiles == 0) return 0;
+  const uint64_t buffers = p.double_buffer ? 2 : 1;
+  const double core_bpc = std::min(t.dram_bytes_per_cycle / static_cast<double>(p.active_cores()),
+                                   t.core_bytes_per_cycle);
+  const uint64_t latency = t.dram_latency_cycles;
+  const auto dma_cycles = [&](uint64_t bytes) { return transfer_cycles(bytes, core_bpc); };
+
+  std::vector<uint64_t> ready(tiles, 0), compute_end(tiles, 0);
+  std::vector<uint64_t> out_free(buffers, 0);  // per output buffer (round robin), when it is free
+  struct Store {
+    uint64_t ask = 0, reduce = 0;
+    uint64_t bytes = 0, buffer = 0;
+  };
+  std::vector<Store> stores;  // asked and not yet on the DMA, in order
+  std::size_t next_store = 0;
+  uint64_t dma_free = 0, end = 0;
+  uint64_t loaded = 0, computed = 0, outputs = 0;
+  std::vector<TileWork> work(tiles);
+  for (uint64_t i = 0; i < tiles; ++i) work[i] = p.tile(0, i);
+  const auto book_store = [&](const Store& s) {
+    const uint64_t start = std::max(s.ask + s.reduce, dma_free);
+    dma_free = start + dma_cycles(s.bytes);
+    const uint64_t done = s.bytes > 0 ? dma_free + latency : s.ask + s.reduce;
+    out_free[s.buffer] = done;
+    end = std::max(end, done);
+  };
+  while (computed < tiles) {
+    // Compute every tile whose inputs are known.
+    while (computed < loaded) {
+      const TileWork& c = work[computed];
+      uint64_t start = std::max(ready[computed], computed > 0 ? compute_end[computed - 1] : 0);
+      const uint64_t buffer = outputs % buffers;
+      if (c.first_k) {
+        // Output tile `outputs` reuses the buffer of output tile outputs - buffers, whose store
+        // must be on the DMA to know when the buffer frees.
+        if (outputs >= buffers && next_store <= outputs - buffers) break;
+        start = std::max(start, out_free[buffer]);
+      }
+      const bool work_here = c.shape.m > 0 && c.shape.n > 0 && c.shape.k > 0;
+      compute_end[computed] = start + (work_here ? t.compute_cycles(c.shape) : 0);
+      end = std::max(end, compute_end[computed]);
+      if (c.last_k) {
+        const uint64_t reduce = c.reduce_bytes > 0 ? t.reduce_scatter_cycles(c.reduce_bytes) : 0;
+        stores.push_back({compute_end[computed], reduce, c.store_bytes, buffer});
+        ++outputs;
+      }
+      ++computed;
+    }
+    if (computed == tiles) break;
+    // The next request to take the DMA: the next load, or a store that asked no later.
+    const uint64_t load_ask = std::max(loaded > 0 ? ready[loaded - 1] : 0,
+                                       loaded >= buffers ? compute_end[loaded - buffers] : 0);
+    const bool load_possible = loaded < tiles && (loaded < buffers || loaded - buffers < computed);
+    if (next_store < stores.size() && (!load_possible || stores[next_store].ask <= load_ask)) {
+      book_store(stores[next_store++]);
+      continue;
+    }
+    if (!load_possible) break;  // cannot happen: a compute or a store always unblocks
+    const TileWork& l = work[loaded];
+    uint64_t in = load_ask;
+    for (int k = 0; k < l.load_count; ++k) {
+      const TileLoad& one = l.loads[k];
+      if (one.shared && p.active_cores() > 1) {
+        in = std::max(in,
+                      load_ask + dma_cycles(one.bytes) + latency + t.broadcast_cycles(one.bytes));
+      } else {
+        const uint64_t start = std::max(load_ask, dma_free);
+        dma_free = start + dma_cycles(one.bytes);
+        in = std::max(in, dma_free + latency);
+      }
+    }
+    ready[loaded++] = in;
   }
-  ring *= p.instances_per_core();
-  const uint64_t first = packed(p, std::min(p.tm, em), std::min(p.tk, ek), p.bits.a) +
-                         packed(p, std::min(p.tk, ek), std::min(p.tn, en), p.bits.b);
-  const uint64_t fill = t.dram_latency_cycles +
-                        static_cast<uint64_t>(static_cast<double>(first) / t.dram_bytes_per_cycle);
-  return std::max({compute, dram, ring}) + fill;
+  while (next_store < stores.size()) book_store(stores[next_store++]);
+  return end;
 }
 
 Split parse_split(const std::string& text, const std::string& where) {
@@ -239,6 +309,7 @@ TileWork OpPlan::tile(uint64_t core, uint64_t index) const {
   for (int l = 0; l < w.load_count; ++l) {
     w.loads[l].row += instance * (w.loads[l].operand == 0 ? whole.m : whole.k);
   }
+  w.out_row += instance * whole.m;
   return w;
 }
 
@@ -270,27 +341,37 @@ TileWork OpPlan::instance_tile(uint64_t core, uint64_t index) const {
   if (!empty || shared_operand == 1) w.in_footprint += b_fp;
   if (load_a && (shared_operand == 0 || !empty)) {
     w.loads[w.load_count++] = {
-        0,    m0 + mi * tm,       k0 + ki * tk, packed(*this, a_rows, sk, bits.a),
+        0,    m0 + mi * tm,       k0 + ki * tk, a_rows, packed(*this, a_rows, sk, bits.a),
         a_fp, shared_operand == 0};
   }
   if (load_b && (shared_operand == 1 || !empty)) {
     w.loads[w.load_count++] = {
-        1,    k0 + ki * tk,       n0 + ni * tn, packed(*this, sk, b_cols, bits.b),
+        1,    k0 + ki * tk,       n0 + ni * tn, sk, packed(*this, sk, b_cols, bits.b),
         b_fp, shared_operand == 1};
   }
   w.out_footprint = laid_out(*this, w.shape.m, w.shape.n, bits.psum);
+  w.out_row = m0 + mi * tm;
+  w.out_col = n0 + ni * tn;
   if (w.last_k) {
     const uint64_t out = packed(*this, w.shape.m, w.shape.n, bits.out);
     if (split == Split::kK) {
       // Every core holds the partial sums of the same output tile; after the reduction each
       // stores its share of the result.
       w.reduce_bytes = packed(*this, w.shape.m, w.shape.n, bits.psum);
-      w.store_bytes = out * (core + 1) / cores - out * core / cores;
+      w.store_offset = out * core / cores;
+      w.store_bytes = out * (core + 1) / cores - w.store_offset;
     } else {
       w.store_bytes = out;
     }
   }
   return w;
+}
+
+uint64_t OpPlan::offset(uint32_t operand, uint64_t row, uint64_t col, uint64_t rows) const {
+  const uint64_t cols = operand == 0 ? whole.k : whole.n;
+  const uint64_t b = operand == 0 ? bits.a : operand == 1 ? bits.b : bits.out;
+  if (elementwise) return row * b / 8;
+  return row * ceil_div(cols * b, 8) + rows * (col * b / 8);
 }
 
 uint64_t OpPlan::operand_bytes(uint32_t operand) const {
@@ -336,9 +417,12 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
     splits = {Split::kM, Split::kN, Split::kK};
   }
 
-  OpPlan best;
-  bool found = false;
-  std::tuple<uint64_t, uint64_t> best_score{0, 0};
+  // Every tiling that fits, with its lower bound; then replay them cheapest bound first.
+  struct Candidate {
+    OpPlan plan;
+    uint64_t bound = 0, traffic = 0;
+  };
+  std::vector<Candidate> fitting;
   for (const Split split : splits) {
     OpPlan p;
     p.split = split;
@@ -373,17 +457,26 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
             p.footprint_bytes = footprint(p);
             if (p.footprint_bytes > target.scratchpad_bytes) continue;
             traffic(p);
-            p.estimate_cycles = estimate(p, target);
-            const std::tuple<uint64_t, uint64_t> score{p.estimate_cycles,
-                                                       p.dram_read_bytes + p.dram_write_bytes};
-            if (!found || score < best_score) {
-              best = p;
-              best_score = score;
-              found = true;
-            }
+            fitting.push_back({p, lower_bound(p, target), p.dram_read_bytes + p.dram_write_bytes});
           }
         }
       }
+    }
+  }
+  // Stable: among equal bounds the enumeration order (m, n, k splits; larger tiles) stands.
+  std::stable_sort(fitting.begin(), fitting.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.bound < b.bound; });
+  OpPlan best;
+  bool found = false;
+  std::tuple<uint64_t, uint64_t> best_score{0, 0};
+  for (Candidate& c : fitting) {
+    if (found && c.bound > std::get<0>(best_score)) break;
+    c.plan.estimate_cycles = replay(c.plan, target);
+    const std::tuple<uint64_t, uint64_t> score{c.plan.estimate_cycles, c.traffic};
+    if (!found || score < best_score) {
+      best = c.plan;
+      best_score = score;
+      found = true;
     }
   }
   if (!found) {

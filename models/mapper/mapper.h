@@ -73,6 +73,7 @@ struct MapperTarget {
 struct TileLoad {
   uint32_t operand = 0;       // 0: A, 1: B
   uint64_t row = 0, col = 0;  // the tile's coordinates in the operand (for the shared buffer)
+  uint64_t rows = 0;          // the tile's rows (for its DRAM address)
   uint64_t bytes = 0;         // DRAM bytes (rows packed, no padding)
   uint64_t footprint = 0;     // scratchpad bytes (rows at the pitch)
   bool shared = false;        // the same tile every core loads at this index (broadcast)
@@ -87,6 +88,8 @@ struct TileWork {
   uint64_t in_footprint = 0;             // scratchpad bytes of its A and B tiles (loaded or kept)
   uint64_t out_footprint = 0;            // scratchpad bytes of the output tile (partial sums)
   uint64_t store_bytes = 0;              // DRAM bytes this core stores after it (last_k)
+  uint64_t out_row = 0, out_col = 0;     // the output tile's coordinates in the result
+  uint64_t store_offset = 0;             // where this core's share starts in the stored tile
   uint64_t reduce_bytes = 0;             // partial-sum bytes reduced over the ring first (k split)
 };
 
@@ -123,6 +126,11 @@ struct OpPlan {
   TileWork instance_tile(uint64_t core, uint64_t index) const;
   // DRAM bytes of the whole operand (0: A or the element-wise input, 1: B), packed as tiles are.
   uint64_t operand_bytes(uint32_t operand) const;
+  // Where in its operand's DRAM region (0: A, 1: B, 2: the result) the tile at (`row`, `col`) of
+  // `rows` rows starts. Operands are laid out as tiles: each block row (the tiles that start at
+  // one row) holds its tiles one after another, each contiguous, so a tile moves as one run of
+  // addresses.
+  uint64_t offset(uint32_t operand, uint64_t row, uint64_t col, uint64_t rows) const;
   Json to_json() const;
 };
 
