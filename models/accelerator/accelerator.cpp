@@ -275,8 +275,17 @@ void Accelerator::add_window(const std::vector<Op>& ops, std::vector<OpData> dat
     }
     const ComputeUnit& unit = *cores_[0]->slots()[slot].unit;
     MapperTarget& target = targets[slot];
-    target.compute_cycles = [&unit, &op](const GemmShape& shape) {
-      return unit.tile_cycles(op, shape);
+    const BankedSram& sram = cores_[0]->scratchpad();
+    const bool ideal = chip_.ideal;
+    // A tile takes its unit's cycles, or longer while the scratchpad cannot feed them (as the
+    // compute thread waits, models/accelerator/core.cpp).
+    target.compute_cycles = [&unit, &op, &sram, ideal](const GemmShape& shape) {
+      const uint64_t ran = unit.tile_cycles(op, shape);
+      if (ideal) return ran;
+      const ScratchpadReads reads = unit.tile_reads(op, shape);
+      uint64_t need = sram.stream_cycles(reads.contiguous_bits);
+      for (const RowVectors& v : reads.strided) need += sram.row_vector_cost(v).cycles;
+      return std::max(ran, need);
     };
     try {
       plans.push_back(map_op(op, work_shape(op), unit.tile_bits(op), mapper_, target, op.split));
