@@ -1,4 +1,5 @@
-// SCALE-Sim v2's total and stall cycles of one GEMM layer under its USER interface bandwidth.
+// SCALE-Sim v2's total and stall cycles of one GEMM or conv layer under its USER interface
+// bandwidth.
 //
 // Plain C++ (no SystemC): an event-level re-implementation of the rule in SCALE-Sim v2's
 // double-buffered scratchpad (scalesim/memory/*.py at scale-sim-v2 51074edc; the derivation,
@@ -46,10 +47,12 @@
 // so a read stall of the last row is counted as a stall but not in the total. With no stalls,
 // Total Cycles = L − 1 = F·rows_per_fold − 1, systolic_timing.h's scalesim schedule.
 //
-// Exact for layers whose operand addresses are distinct, i.e. GEMMs (SCALE-Sim's GEMM inputs and
-// 1×1 stride-1 convolutions). A convolution whose windows overlap repeats ifmap addresses; a
-// repeated address can hit in another set of SCALE-Sim's window, which this model, given only
-// (M, N, K), does not see.
+// Addresses. Given (M, N, K), every operand element has its own address, as in SCALE-Sim's GEMM
+// layers. A convolution's im2col ifmap repeats addresses where windows overlap, and a repeated
+// address hits in whichever set of the window holds a copy; it also has no-request cells where
+// SCALE-Sim's rounded-up output makes a window reach past the input. The ConvShape overload
+// models both, element by element for the ifmap rows at the window's edge (O(R·S) per such
+// element, still O(1) per row where the window holds the row), so it is exact for conv layers.
 #pragma once
 
 #include <cstdint>
@@ -78,10 +81,15 @@ struct ScaleSimMemoryResult {
   uint64_t ofmap_drains = 0;       // drains started during the layer (the final flush excluded)
 };
 
-// `gemm` is the (M, N, K) SCALE-Sim runs: lower_conv2d_scalesim for a conv layer, or the GEMM
-// itself. One PE does one MAC per cycle (SCALE-Sim has no PE modes). Throws InputError for a zero
-// extent, a zero array dimension or invalid params.
+// A GEMM layer (M, N, K), all addresses distinct. One PE does one MAC per cycle (SCALE-Sim has no
+// PE modes). Throws InputError for a zero extent, a zero array dimension or invalid params.
 ScaleSimMemoryResult scalesim_user_cycles(const GemmShape& gemm, Dataflow dataflow,
+                                          const ArrayShape& array, const ScaleSimMemoryParams& p);
+
+// A conv layer of a SCALE-Sim topology (h, w, r, s, c, filters, stride; batch 1, padding 0,
+// groups 1, else InputError), run as lower_conv2d_scalesim(conv) with SCALE-Sim's ifmap
+// addresses. Memory: about 12 bytes per cell of the lowered ifmap (M·K).
+ScaleSimMemoryResult scalesim_user_cycles(const ConvShape& conv, Dataflow dataflow,
                                           const ArrayShape& array, const ScaleSimMemoryParams& p);
 
 }  // namespace nibble
