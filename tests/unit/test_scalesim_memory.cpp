@@ -198,6 +198,67 @@ TEST(ScaleSimMemory, SeveralFoldsMatchScaleSimRuns) {
   }
 }
 
+ConvShape conv_layer(uint64_t h, uint64_t w, uint64_t r, uint64_t s, uint64_t c, uint64_t filters,
+                     uint64_t stride) {
+  ConvShape conv;
+  conv.h = h, conv.w = w, conv.r = r, conv.s = s, conv.c = c, conv.filters = filters;
+  conv.stride = stride;
+  return conv;
+}
+
+TEST(ScaleSimMemory, PointwiseConvolutionIsItsGemm) {
+  // A 1×1 stride-1 conv addresses pixel·C + channel for im2col cell (pixel, channel): distinct,
+  // so it is the GEMM (M, N, K) = (H·W, filters, C) exactly (here with misses and stalls).
+  const ConvShape conv = conv_layer(12, 10, 1, 1, 6, 20, 1);  // (120, 20, 6)
+  for (Dataflow d : {Dataflow::kOs, Dataflow::kWs, Dataflow::kIs}) {
+    const ScaleSimMemoryParams p{1, 1, 1, 2};
+    const ScaleSimMemoryResult a = scalesim_user_cycles(conv, d, {4, 4}, p);
+    const ScaleSimMemoryResult b = scalesim_user_cycles(GemmShape{120, 20, 6}, d, {4, 4}, p);
+    EXPECT_EQ(a.total_cycles, b.total_cycles);
+    EXPECT_EQ(a.stall_cycles, b.stall_cycles);
+    EXPECT_EQ(a.ifmap_prefetches, b.ifmap_prefetches);
+  }
+}
+
+TEST(ScaleSimMemory, ConvolutionsMatchScaleSimRuns) {
+  // SCALE-Sim's numbers (scale-sim-v2 51074edc compute and memory modules, addresses from
+  // operand_matrix.calc_ifmap_elem_addr) for conv layers whose ifmap overflows its 1 KB SRAM, so
+  // that repeated addresses matter; the last but one has windows past the input's right edge
+  // ((16 − 3) mod 2 = 1, SCALE-Sim rounds the output width up to 7).
+  struct Case {
+    ConvShape conv;
+    Dataflow d;
+    ArrayShape a;
+    uint64_t bw;
+    int64_t total, stall;
+    uint64_t ifmap_prefetches, filter_prefetches, drains;
+    int64_t gemm_total;  // the same layer as its GEMM (distinct addresses), for contrast
+  };
+  const Case cases[] = {
+      {conv_layer(10, 10, 3, 3, 8, 16, 1), Dataflow::kOs, {8, 8}, 2, 8522, 7147, 26, 33, 1, 8522},
+      {conv_layer(10, 10, 3, 3, 8, 16, 1), Dataflow::kWs, {8, 8}, 2, 6738, 5191, 26, 6, 17, 6738},
+      {conv_layer(10, 10, 3, 3, 8, 16, 1), Dataflow::kIs, {8, 8}, 2, 6257, 3522, 8, 24, 17, 50407},
+      {conv_layer(10, 17, 3, 3, 7, 5, 1), Dataflow::kOs, {3, 3}, 5, 5668, 309, 43, 0, 1, -1},
+      {conv_layer(11, 16, 3, 3, 5, 9, 2), Dataflow::kWs, {3, 8}, 2, 2680, 1121, 6, 0, 10, -1},
+      {conv_layer(12, 13, 3, 3, 7, 2, 1), Dataflow::kWs, {7, 8}, 1, 13407, 12238, 26, 0, 3, -1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(to_string(c.d)) + " conv " + std::to_string(c.conv.h) + "x" +
+                 std::to_string(c.conv.w));
+    const ScaleSimMemoryParams p{1, 1, 1, c.bw};
+    const ScaleSimMemoryResult r = scalesim_user_cycles(c.conv, c.d, c.a, p);
+    EXPECT_EQ(r.total_cycles, c.total);
+    EXPECT_EQ(r.stall_cycles, c.stall);
+    EXPECT_EQ(r.ifmap_prefetches, c.ifmap_prefetches);
+    EXPECT_EQ(r.filter_prefetches, c.filter_prefetches);
+    EXPECT_EQ(r.ofmap_drains, c.drains);
+    if (c.gemm_total >= 0) {
+      EXPECT_EQ(scalesim_user_cycles(lower_conv2d_scalesim(c.conv), c.d, c.a, p).total_cycles,
+                c.gemm_total);
+    }
+  }
+}
+
 TEST(ScaleSimMemory, BadParamsThrowInputErrorNamingTheParameter) {
   auto message = [](const ScaleSimMemoryParams& p, GemmShape g = {8, 8, 8},
                     ArrayShape a = {4, 4}) -> std::string {
@@ -223,6 +284,25 @@ TEST(ScaleSimMemory, BadParamsThrowInputErrorNamingTheParameter) {
   EXPECT_EQ(message(ok, {8, 0, 8}), "scalesim_user: gemm.n: expected a positive integer, found 0");
   EXPECT_EQ(message(ok, {8, 8, 8}, {4, 0}),
             "scalesim_user: array.cols: expected a positive integer, found 0");
+
+  auto conv_message = [&](const ConvShape& conv) -> std::string {
+    try {
+      scalesim_user_cycles(conv, Dataflow::kWs, {4, 4}, ok);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  ConvShape conv = conv_layer(8, 8, 3, 3, 2, 4, 1);
+  EXPECT_EQ(conv_message(conv), "no error");
+  conv.padding = 1;
+  EXPECT_EQ(conv_message(conv),
+            "scalesim_user: conv.padding: expected 0 (SCALE-Sim pads nothing; add it to h and w), "
+            "found 1");
+  conv = conv_layer(8, 8, 9, 3, 2, 4, 1);
+  EXPECT_EQ(conv_message(conv), "scalesim_user: conv.r: expected at most conv.h, found 9");
+  conv = conv_layer(8, 8, 3, 3, 2, 4, 0);
+  EXPECT_EQ(conv_message(conv), "scalesim_user: conv.stride: expected a positive integer, found 0");
 }
 
 // An element-level replica of SCALE-Sim's structures, written from the rule (scalesim_memory.md)
@@ -279,7 +359,7 @@ Matrix flip(Matrix m) {
 }
 
 struct Read {
-  std::unordered_map<int64_t, uint64_t> set_of;
+  std::unordered_map<int64_t, std::vector<uint64_t>> sets_of;  // an address may repeat
   uint64_t sets = 0, window = 0, step = 0, start = 0, lines = 0;
   int64_t last = -1;
   uint64_t prefetches = 0;
@@ -287,15 +367,18 @@ struct Read {
     const uint64_t total = kb * 1024, active = (total + 1) / 2, e = (total + 99) / 100;
     uint64_t valid = 0;
     for (int64_t a : order)
-      if (a != -1) set_of[a] = valid++ / e;
+      if (a != -1) sets_of[a].push_back(valid++ / e);
     sets = valid / e + 1;
     window = std::min((active + e - 1) / e, sets);
     step = std::min((total - active + e - 1) / e, sets - window);
     lines = (total - active + bw - 1) / bw;
   }
   bool hit(int64_t a) const {
-    const uint64_t s = set_of.at(a), end = (start + window) % sets;
-    return start < end ? (s >= start && s < end) : (s >= start || s < end);
+    const uint64_t end = (start + window) % sets;
+    for (uint64_t s : sets_of.at(a)) {
+      if (start < end ? (s >= start && s < end) : (s >= start || s < end)) return true;
+    }
+    return false;
   }
   int64_t serve(const std::vector<int64_t>& row, int64_t cycle) {
     int64_t offset = 1;
@@ -344,13 +427,25 @@ struct Write {
   }
 };
 
+// A GEMM (conv == nullptr) or SCALE-Sim's conv layer (operand_matrix.calc_ifmap_elem_addr).
 ScaleSimMemoryResult simulate(const GemmShape& g, Dataflow d, ArrayShape a,
-                              const ScaleSimMemoryParams& p) {
+                              const ScaleSimMemoryParams& p, const ConvShape* conv = nullptr) {
   const size_t m = g.m, n = g.n, k = g.k, r = a.rows, c = a.cols;
   Matrix am(m, std::vector<int64_t>(k)), bm(k, std::vector<int64_t>(n)),
       cm(m, std::vector<int64_t>(n));
-  for (size_t i = 0; i < m; ++i)
-    for (size_t j = 0; j < k; ++j) am[i][j] = static_cast<int64_t>(i * k + j);
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t j = 0; j < k; ++j) {
+      am[i][j] = static_cast<int64_t>(i * k + j);
+      if (conv == nullptr) continue;
+      const size_t ow = (conv->w - conv->s + 2 * conv->stride - 1) / conv->stride;
+      const size_t i_row = i / ow * conv->stride, i_col = i % ow * conv->stride;
+      const size_t c_row = j / (conv->s * conv->c), c_col = j % (conv->s * conv->c) / conv->c;
+      am[i][j] = i_row + c_row >= conv->h || i_col + c_col >= conv->w
+                     ? -1
+                     : static_cast<int64_t>((i_row + c_row) * conv->w * conv->c +
+                                            (i_col + c_col) * conv->c + j % conv->c);
+    }
+  }
   for (size_t i = 0; i < k; ++i)
     for (size_t j = 0; j < n; ++j) bm[i][j] = static_cast<int64_t>(10000000 + j * k + i);
   for (size_t i = 0; i < m; ++i)
@@ -448,6 +543,36 @@ TEST(ScaleSimMemory, MatchesAnElementLevelReplicaOnRandomShapes) {
     const ScaleSimMemoryResult fast = scalesim_user_cycles(g, d, a, p);
     const ScaleSimMemoryResult slow = replica::simulate(g, d, a, p);
     ASSERT_EQ(fast.compute_cycles, slow.compute_cycles);
+    ASSERT_EQ(fast.total_cycles, slow.total_cycles);
+    ASSERT_EQ(fast.stall_cycles, slow.stall_cycles);
+    ASSERT_EQ(fast.ifmap_prefetches, slow.ifmap_prefetches);
+    ASSERT_EQ(fast.filter_prefetches, slow.filter_prefetches);
+    ASSERT_EQ(fast.ofmap_drains, slow.ofmap_drains);
+  }
+}
+
+TEST(ScaleSimMemory, ConvolutionsMatchTheReplicaWithRepeatedAddresses) {
+  std::mt19937_64 rng(20261202);
+  auto pick = [&](uint64_t lo, uint64_t hi) {
+    return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
+  };
+  const uint64_t bandwidths[] = {1, 2, 5, 10, 100};
+  for (int i = 0; i < 120; ++i) {
+    ConvShape conv;
+    conv.r = pick(1, 4), conv.s = pick(1, 4), conv.stride = pick(1, 3), conv.c = pick(1, 6);
+    conv.h = pick(conv.r, 16), conv.w = pick(conv.s, 16), conv.filters = pick(1, 20);
+    const ArrayShape a{pick(1, 8), pick(1, 8)};
+    const Dataflow d = static_cast<Dataflow>(pick(0, 2));
+    const ScaleSimMemoryParams p{1, pick(1, 2), pick(1, 2), bandwidths[pick(0, 4)]};
+    SCOPED_TRACE(std::string(to_string(d)) + " conv " + std::to_string(conv.h) + "x" +
+                 std::to_string(conv.w) + " filter " + std::to_string(conv.r) + "x" +
+                 std::to_string(conv.s) + " C=" + std::to_string(conv.c) +
+                 " F=" + std::to_string(conv.filters) + " stride " + std::to_string(conv.stride) +
+                 " R,C=" + std::to_string(a.rows) + "," + std::to_string(a.cols) +
+                 " b=" + std::to_string(p.bandwidth_words_per_cycle));
+    const ScaleSimMemoryResult fast = scalesim_user_cycles(conv, d, a, p);
+    const ScaleSimMemoryResult slow =
+        replica::simulate(lower_conv2d_scalesim(conv), d, a, p, &conv);
     ASSERT_EQ(fast.total_cycles, slow.total_cycles);
     ASSERT_EQ(fast.stall_cycles, slow.stall_cycles);
     ASSERT_EQ(fast.ifmap_prefetches, slow.ifmap_prefetches);
