@@ -5,8 +5,9 @@
 // double-buffered scratchpad (scalesim/memory/*.py at scale-sim-v2 51074edc; the derivation,
 // with the SCALE-Sim function behind every term, is in models/systolic/scalesim_memory.md). It
 // needs no address traces: each operand's prefetch order and demand order are closed forms of the
-// fold mapping, so the work is O(1) per demand row (one row = one cycle of SCALE-Sim's stall-free
-// schedule) plus O(1) per buffer refill or drain, never per element.
+// fold mapping, so for a GEMM the work is O(1) per demand row (one row = one cycle of SCALE-Sim's
+// stall-free schedule) plus O(1) per buffer refill or drain, never per element (a conv's ifmap:
+// see Addresses below).
 //
 // The rule, as SCALE-Sim computes it (R×C array, F folds of `rows_per_fold` rows each; all
 // SRAMs double-buffered with half active, 1-byte words, b = bandwidth_words_per_cycle):
@@ -52,7 +53,10 @@
 // address hits in whichever set of the window holds a copy; it also has no-request cells where
 // SCALE-Sim's rounded-up output makes a window reach past the input. The ConvShape overload
 // models both, element by element for the ifmap rows at the window's edge (O(R·S) per such
-// element, still O(1) per row where the window holds the row), so it is exact for conv layers.
+// element, still O(1) per row where the window holds the row); it matched SCALE-Sim exactly on
+// every conv layer it was run against. Prefer it for conv layers: the GEMM overload on the
+// lowered shape is exact for a conv only if the ifmap fits its active half or the conv is 1×1
+// with stride 1.
 #pragma once
 
 #include <cstdint>
