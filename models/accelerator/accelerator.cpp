@@ -7,6 +7,7 @@
 #include <string>
 
 #include "models/accelerator/units.h"
+#include "models/systolic/systolic_unit.h"
 #include "sim/error.h"
 #include "sim/interrupt.h"
 
@@ -113,6 +114,33 @@ Json SchedulerParams::describe() const {
           {"elementwise_scratchpad_fraction", elementwise_scratchpad_fraction}};
 }
 
+void MemoryModeParams::read(ConfigNode& node) {
+  scalesim_user =
+      node.get_choice("mode", "hierarchy", {"hierarchy", "scalesim_user"}) == "scalesim_user";
+  ConfigNode ss = node.child("scalesim");
+  const auto kb = [&](const char* key, uint64_t& value) {
+    value =
+        static_cast<uint64_t>(ss.get_int(key, static_cast<int64_t>(value), 1, int64_t{1} << 30));
+  };
+  kb("ifmap_sram_kb", scalesim.ifmap_sram_kb);
+  kb("filter_sram_kb", scalesim.filter_sram_kb);
+  kb("ofmap_sram_kb", scalesim.ofmap_sram_kb);
+  kb("bandwidth_words_per_cycle", scalesim.bandwidth_words_per_cycle);
+  ss.finish();
+}
+
+Json MemoryModeParams::describe() const {
+  Json j = {{"mode", scalesim_user ? "scalesim_user" : "hierarchy"}};
+  if (scalesim_user) {
+    j["scalesim"] = {{"ifmap_sram_kb", scalesim.ifmap_sram_kb},
+                     {"filter_sram_kb", scalesim.filter_sram_kb},
+                     {"ofmap_sram_kb", scalesim.ofmap_sram_kb},
+                     {"bandwidth_words_per_cycle", scalesim.bandwidth_words_per_cycle},
+                     {"word_bytes", 1}};
+  }
+  return j;
+}
+
 Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
                          const SimSettings& settings, const Workload& workload,
                          std::vector<OpData>* data, VcdWriter* vcd)
@@ -173,6 +201,27 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
   ConfigNode scheduler = accelerator.child("scheduler");
   scheduler_.read(scheduler);
   scheduler.finish();
+  ConfigNode memory = accelerator.child("memory");
+  memory_mode_.read(memory);
+  memory.finish();
+  if (memory_mode_.scalesim_user) {
+    if (chip_.cores != 1) {
+      throw InputError(accelerator.origin_of("cores") +
+                       ": accelerator.cores: accelerator.memory.mode \"scalesim_user\" models " +
+                       "SCALE-Sim's one array; expected 1, found " + std::to_string(chip_.cores));
+    }
+    // SCALE-Sim's memory replaces the hierarchy: the units' transfers take no time.
+    chip_.ideal = true;
+    for (const Core::Slot& slot : cores_[0]->slots()) {
+      const auto* array = dynamic_cast<const SystolicUnit*>(slot.unit.get());
+      if (array != nullptr && array->array_params().schedule != Schedule::kScaleSim) {
+        throw InputError(accelerator.child("core").child(slot.role).origin_of("schedule") +
+                         ": accelerator.core." + slot.role + ".schedule: accelerator.memory.mode " +
+                         "\"scalesim_user\" needs the \"scalesim\" schedule, found \"" +
+                         to_string(array->array_params().schedule) + "\"");
+      }
+    }
+  }
   for (auto& core : cores_) core->set_buffers(mapper_.double_buffer ? 2 : 1);
   ConfigNode limits = accelerator.child("limits");
   const std::vector<std::string> declared = limits.keys();
@@ -306,6 +355,19 @@ void Accelerator::add_window(const std::vector<Op>& ops, std::vector<OpData> dat
     live.whole =
         live.slot != kRingSlot && live.plan.active_cores() == 1 && live.plan.tiles_per_core() == 1;
     live.parts.resize(chip_.cores);
+    if (memory_mode_.scalesim_user && live.slot != kRingSlot) {
+      const auto* array =
+          dynamic_cast<const SystolicUnit*>(cores_[0]->slots()[live.slot].unit.get());
+      if (array != nullptr) {
+        try {
+          live.scalesim =
+              array->scalesim_user(live.op, memory_mode_.scalesim,
+                                   "accelerator.core." + cores_[0]->slots()[live.slot].role);
+        } catch (const InputError& e) {
+          throw InputError(workload_.file + ": op \"" + live.op.name + "\": " + e.what());
+        }
+      }
+    }
     queued_[live.slot == kRingSlot ? queued_.size() - 1 : live.slot].push_back(index);
   }
   unfinished_ += ops.size();
@@ -544,6 +606,13 @@ void Accelerator::finish(uint64_t index) {
               {"dram_gbps", achieved},
               {"scratchpad_high_water_bytes", high_water},
               {"shared_buffer_high_water_bytes", sb_high}};
+  if (live.scalesim) {
+    const ScaleSimMemoryResult& ss = *live.scalesim;
+    r.memory["scalesim"] = {
+        {"compute_cycles", ss.compute_cycles},       {"total_cycles", ss.total_cycles},
+        {"stall_cycles", ss.stall_cycles},           {"ifmap_prefetches", ss.ifmap_prefetches},
+        {"filter_prefetches", ss.filter_prefetches}, {"ofmap_drains", ss.ofmap_drains}};
+  }
   // The plan's split and tiles join the unit's mapping of the op's first tile.
   if (!ring) {
     Json mapping = plan.to_json();
@@ -680,7 +749,10 @@ RunResult Accelerator::result() const {
       chip_.shared_buffer ? chip_.shared_buffer->params().describe() : Json(nullptr);
   r.hardware["mapper"] = mapper_.describe();
   r.hardware["scheduler"] = scheduler_.describe();
-  r.hardware["memory"] = chip_.ideal ? "ideal" : "modelled";
+  r.hardware["memory"] = memory_mode_.scalesim_user ? "scalesim_user"
+                         : chip_.ideal              ? "ideal"
+                                                    : "modelled";
+  if (memory_mode_.scalesim_user) r.hardware["memory_mode"] = memory_mode_.describe();
   for (const Core::Slot& s : cores_[0]->slots()) {
     r.peak_macs_per_cycle = std::max(r.peak_macs_per_cycle, s.unit->peak_macs_per_cycle());
   }
@@ -701,6 +773,7 @@ RunResult Accelerator::result() const {
                                                 static_cast<double>(r.cycles) * gb_per_cycle},
               {"scratchpad_high_water_bytes", peak_scratchpad_},
               {"shared_buffer_high_water_bytes", peak_shared_buffer_}};
+  if (!chip_.ideal) r.memory["dram"] = chip_.dram->summary(r.cycles);
   r.checks = assumption_checks();
   // The controller ends only once no op runs, so the counters are the finished ops' sums.
   for (std::size_t c = 0; c < cores_.size(); ++c) {

@@ -32,6 +32,7 @@
 #include "models/accelerator/core.h"
 #include "models/accelerator/live_ops.h"
 #include "models/interfaces/compute_unit.h"
+#include "models/systolic/scalesim_memory.h"
 #include "sim/clock.h"
 #include "sim/config.h"
 #include "sim/run_result.h"
@@ -60,6 +61,19 @@ struct SchedulerParams {
   // dataflow: the share of each scratchpad the element-wise units (rescale, sfu) plan their tiles
   // in, half each; the GEMM units plan in the rest, so both kinds can run at once.
   double elementwise_scratchpad_fraction = 0.125;
+
+  void read(ConfigNode& node);
+  Json describe() const;
+};
+
+// accelerator.memory: how the memory below the arrays is modelled. `hierarchy` (the default):
+// scratchpads, DMA, DRAM, shared buffer and ring as configured. `scalesim_user`: SCALE-Sim v2's
+// USER-bandwidth memory (models/systolic/scalesim_memory.h) for one array: every GEMM and conv
+// layer takes SCALE-Sim's total cycles (its stall-free compute plus its stalls; never fewer than
+// the compute), every other transfer takes no time.
+struct MemoryModeParams {
+  bool scalesim_user = false;
+  ScaleSimMemoryParams scalesim{6144, 6144, 2048, 10};  // SCALE-Sim's shipped scale.cfg
 
   void read(ConfigNode& node);
   Json describe() const;
@@ -138,6 +152,7 @@ class Accelerator : public sc_core::sc_module {
   ChipMemory chip_;
   MapperParams mapper_;
   SchedulerParams scheduler_;
+  MemoryModeParams memory_mode_;
   LiveOps ops_;
   std::vector<std::unique_ptr<Core>> cores_;
   std::unique_ptr<MemoryArbiter> arbiter_;     // serves the cores' memory requests (chip_.arbiter)

@@ -297,6 +297,12 @@ void UnitPipeline::compute() {
         result.busy_cycles += ran;
         merge_record(result.record, unit.last_record(), !result.ran);
         result.ran = true;
+        // SCALE-Sim's memory (memory.mode scalesim_user): its stalls follow the compute.
+        if (live.scalesim && live.scalesim->total_cycles > static_cast<int64_t>(ran)) {
+          const auto extra = static_cast<uint64_t>(live.scalesim->total_cycles) - ran;
+          result.stalls[static_cast<std::size_t>(StallCause::kDramBandwidth)] += extra;
+          wait(clock.cycles(extra));
+        }
         // The array stalls while the scratchpad cannot deliver the tile's operands in the cycles
         // it computed: first for the conflicts, then for plain bandwidth.
         if (!chip.ideal) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "models/interfaces/compute_unit.h"
 #include "models/interfaces/op_data.h"
 #include "models/mapper/mapper.h"
+#include "models/systolic/scalesim_memory.h"
 #include "sim/run_result.h"
 #include "sim/workload.h"
 
@@ -47,7 +49,8 @@ struct LiveOp {
   std::vector<CoreOpResult> parts;          // per core
   uint64_t parts_started = 0, parts_done = 0;
   OpBytes bytes;
-  OpResult result;  // filled when it finishes
+  std::optional<ScaleSimMemoryResult> scalesim;  // memory.mode scalesim_user: SCALE-Sim's cycles
+  OpResult result;                               // filled when it finishes
 };
 
 class LiveOps : public OpSource {

@@ -5,8 +5,8 @@
 
 namespace nibble {
 
-QueuedDma::QueuedDma(QueuedDram& dram, const DmaParams& params, uint64_t cores,
-                     uint64_t period_ps, uint64_t latency_cycles)
+QueuedDma::QueuedDma(QueuedDram& dram, const DmaParams& params, uint64_t cores, uint64_t period_ps,
+                     uint64_t latency_cycles)
     : dram_(dram),
       params_(params),
       period_ps_(period_ps),

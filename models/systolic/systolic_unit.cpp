@@ -352,4 +352,23 @@ void SystolicUnit::add_stats(Stats& stats, const std::string& prefix) const {
   }
 }
 
+ScaleSimMemoryResult SystolicUnit::scalesim_user(const Op& op, const ScaleSimMemoryParams& p,
+                                                 const std::string& where) const {
+  if (params_.schedule != Schedule::kScaleSim) {
+    throw InputError(where + ".schedule: accelerator.memory.mode \"scalesim_user\" needs the " +
+                     "\"scalesim\" schedule, found \"" + to_string(params_.schedule) + "\"");
+  }
+  const PeMode mode = mode_of(op);
+  if (mode.simd != 1 || mode.dot != 1) {
+    throw InputError(where + ".modes." + mode_name(op) +
+                     ": accelerator.memory.mode \"scalesim_user\" needs one MAC per PE (simd 1, " +
+                     "dot 1, as SCALE-Sim's PEs), found simd " + std::to_string(mode.simd) +
+                     ", dot " + std::to_string(mode.dot) + " (op \"" + op.name + "\")");
+  }
+  if (op.conv && op.lowering == "scalesim" && op.gemm_batch == 1) {
+    return scalesim_user_cycles(*op.conv, params_.dataflow, params_.shape(), p);
+  }
+  return scalesim_user_cycles(op.gemm, params_.dataflow, params_.shape(), p);
+}
+
 }  // namespace nibble

@@ -16,6 +16,7 @@
 #include "models/interfaces/compute_unit.h"
 #include "models/systolic/gemm_values.h"
 #include "models/systolic/pe_grid.h"
+#include "models/systolic/scalesim_memory.h"
 #include "models/systolic/systolic_timing.h"
 
 namespace nibble {
@@ -58,6 +59,13 @@ class SystolicUnit : public ComputeUnit {
   void add_stats(Stats& stats, const std::string& prefix) const override;
   const SystolicCounters& counters() const { return counters_; }
   const SystolicUnitParams& array_params() const { return params_; }
+  // SCALE-Sim v2's total and stall cycles of `op` under its USER interface bandwidth
+  // (scalesim_memory.h): a conv layer lowered as SCALE-Sim lowers it with its own addresses, any
+  // other GEMM as the GEMM the array runs. `where` names the array's config object (for
+  // accelerator.core.<unit>); InputError unless the array runs the scalesim schedule with one MAC
+  // per PE in the op's mode, as SCALE-Sim's arrays do.
+  ScaleSimMemoryResult scalesim_user(const Op& op, const ScaleSimMemoryParams& p,
+                                     const std::string& where) const;
 
  protected:
   SystolicUnit(sc_core::sc_module_name name, const SystolicUnitParams& params,
