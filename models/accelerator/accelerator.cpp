@@ -510,6 +510,11 @@ void Accelerator::ring_runner() {
     record.checks = Json::object();
     live.parts[0].ran = true;
     live.parts_done = chip_.cores;
+    if (chip_.timeline != nullptr && clock_.now() > start) {
+      chip_.timeline->slice(chip_.timeline->track("ring", "all-reduce"), live.op.name,
+                            to_string(live.op.pass), start, clock_.now(),
+                            {{"op", index}, {"bytes", bytes}});
+    }
     chip_.progress.notify(sc_core::SC_ZERO_TIME);
   }
 }
@@ -629,6 +634,39 @@ void Accelerator::finish(uint64_t index) {
   last_end_cycle_ = std::max(last_end_cycle_, live.end_cycle);
   dram_read_total_ += b.dram_read;
   dram_write_total_ += b.dram_write;
+}
+
+Accelerator::ChannelTracks::ChannelTracks(TimelineWriter& writer, uint64_t channels) {
+  for (uint64_t c = 0; c < channels; ++c) {
+    tracks_.emplace_back(&writer, writer.track("dram", "channel " + std::to_string(c)), "dram");
+  }
+}
+
+void Accelerator::ChannelTracks::on_transfer(uint64_t channel, uint64_t start_ps, uint64_t end_ps,
+                                             bool write) {
+  tracks_[channel].add_ps(start_ps, end_ps, write);
+}
+
+void Accelerator::ChannelTracks::flush() {
+  for (BusyTrack& t : tracks_) t.flush();
+}
+
+void Accelerator::set_timeline(TimelineWriter* timeline) {
+  chip_.timeline = timeline;
+  if (timeline == nullptr) return;
+  // Tracks in a fixed order: the cores' units first, then the memory.
+  for (uint64_t c = 0; c < chip_.cores; ++c) {
+    for (const Core::Slot& s : cores_[c]->slots())
+      timeline->track("core" + std::to_string(c), s.role);
+  }
+  if (!chip_.ideal) {
+    channel_tracks_ = std::make_unique<ChannelTracks>(*timeline, chip_.dram->channel_count());
+    chip_.dram->observe(channel_tracks_.get());
+  }
+}
+
+void Accelerator::finish_timeline() {
+  if (channel_tracks_) channel_tracks_->flush();
 }
 
 std::vector<FinishedOp> Accelerator::take_ops() {

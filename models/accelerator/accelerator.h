@@ -118,6 +118,12 @@ class Accelerator : public sc_core::sc_module {
   // The finished ops not yet taken, a prefix of the trace.
   std::vector<FinishedOp> take_ops();
 
+  // Records the run into `timeline` (call before sc_start): one track per unit per core with its
+  // ops and stalls, the unit's loads and stores (async), one track per DRAM channel (its data bus
+  // busy), the ring's all-reduces. finish_timeline() writes what is still open.
+  void set_timeline(TimelineWriter* timeline);
+  void finish_timeline();
+
   // Run totals and unit statistics (and the finished ops not taken); call after the simulation
   // has ended.
   RunResult result() const;
@@ -129,6 +135,17 @@ class Accelerator : public sc_core::sc_module {
   struct Limit {
     std::string name, unit, description;
     double limit = 0;
+  };
+
+  // The DRAM channels' data buses on the timeline.
+  class ChannelTracks : public DramObserver {
+   public:
+    ChannelTracks(TimelineWriter& writer, uint64_t channels);
+    void on_transfer(uint64_t channel, uint64_t start_ps, uint64_t end_ps, bool write) override;
+    void flush();
+
+   private:
+    std::vector<BusyTrack> tracks_;
   };
 
   std::size_t route(const Op& op) const;  // index into a core's slots
@@ -155,8 +172,10 @@ class Accelerator : public sc_core::sc_module {
   MemoryModeParams memory_mode_;
   LiveOps ops_;
   std::vector<std::unique_ptr<Core>> cores_;
-  std::unique_ptr<MemoryArbiter> arbiter_;     // serves the cores' memory requests (chip_.arbiter)
-  std::unique_ptr<QueuedDma> queued_dma_;      // the DMA engines, with a DRAM controller
+  std::unique_ptr<MemoryArbiter> arbiter_;  // serves the cores' memory requests (chip_.arbiter)
+  std::unique_ptr<QueuedDma> queued_dma_;
+  std::unique_ptr<ChannelTracks>
+      channel_tracks_;  // with a timeline      // the DMA engines, with a DRAM controller
   std::vector<std::vector<uint64_t>> queued_;  // per unit slot (the ring last): ops not yet started
   std::vector<std::size_t> queue_head_;        // per unit slot: the next op of queued_ to start
   std::vector<uint64_t> running_;              // ops started and not finished

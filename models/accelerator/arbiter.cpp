@@ -20,10 +20,11 @@ Timeline MemoryArbiter::request(uint64_t key, Act act) {
   return r.result;
 }
 
-MemoryArbiter::TransferPtr MemoryArbiter::known(const Timeline& timeline) {
+MemoryArbiter::TransferPtr MemoryArbiter::known(const Timeline& timeline, const char* source) {
   auto t = std::make_shared<Transfer>();
   t->timeline = timeline;
   t->complete = true;
+  t->source = source;
   return t;
 }
 

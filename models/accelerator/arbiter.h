@@ -49,10 +49,11 @@ class MemoryArbiter : public sc_core::sc_module {
     Timeline timeline;
     bool complete = false;
     sc_core::sc_event* wake = nullptr;  // notified when it completes
+    const char* source = "dram";        // where the data came from (for timelines)
   };
   using TransferPtr = std::shared_ptr<Transfer>;
   // A transfer already known (a reservation model answered at once).
-  static TransferPtr known(const Timeline& timeline);
+  static TransferPtr known(const Timeline& timeline, const char* source = "dram");
   // The DMA engines in front of a DRAM controller, which this arbiter then runs (see above).
   void attach(QueuedDma* dma) { queued_ = dma; }
   QueuedDma* queued() const { return queued_; }

@@ -118,6 +118,15 @@ UnitPipeline::UnitPipeline(sc_core::sc_module_name name, Core& core, std::size_t
   SC_THREAD(retirer);
 }
 
+int UnitPipeline::track(int which) {
+  if (tracks_[which] < 0) {
+    static const char* const kinds[] = {"", " loads", " stores"};
+    tracks_[which] = core_.chip_.timeline->track("core" + std::to_string(core_.index_),
+                                                 core_.slots_[slot_].role + kinds[which]);
+  }
+  return tracks_[which];
+}
+
 void UnitPipeline::set_buffers(uint64_t buffers) {
   buffers_ = buffers;
   in_slots_.set_capacity(buffers);
@@ -204,15 +213,18 @@ MemoryArbiter::TransferPtr UnitPipeline::load(uint32_t op, uint64_t t, const Til
       for (const auto& [end, cause] : sent.segments()) got.add(end, cause);
       return got;
     };
-    return MemoryArbiter::known(chip.join(0, op, t, fetch_and_send));
+    return MemoryArbiter::known(chip.join(0, op, t, fetch_and_send), "broadcast");
   }
   MemoryArbiter::TransferPtr pending;
-  const auto fetch = [this, &chip, &arbiter, &live, &pending, op, address, &l](uint64_t at) {
+  bool from_buffer = false;
+  const auto fetch = [this, &chip, &arbiter, &live, &pending, &from_buffer, op, address,
+                      &l](uint64_t at) {
     SharedBuffer* sb = chip.shared_buffer.get();
     const uint64_t operand_bytes = live.plan.operand_bytes(l.operand);
     const TileKey key{op, l.operand, l.row, l.col};
     if (sb != nullptr && sb->keeps(operand_bytes) && sb->holds(key)) {
       live.bytes.shared_buffer_read += l.bytes;
+      from_buffer = true;
       return sb->read(at, l.bytes);
     }
     Timeline got(at);
@@ -232,7 +244,7 @@ MemoryArbiter::TransferPtr UnitPipeline::load(uint32_t op, uint64_t t, const Til
   const Timeline got =
       arbiter.request(MemoryArbiter::key(core_.index_, slot_, MemoryArbiter::kLoad), fetch);
   if (chip.ideal) return MemoryArbiter::known(Timeline(now));
-  return pending ? pending : MemoryArbiter::known(got);
+  return pending ? pending : MemoryArbiter::known(got, from_buffer ? "shared_buffer" : "dram");
 }
 
 void UnitPipeline::loader() {
@@ -252,6 +264,12 @@ void UnitPipeline::loader() {
       for (int i = 0; i < tile.work.load_count; ++i) {
         const Timeline got = arbiter.await(loads[i]);
         if (got.done() > tile.ready.done()) tile.ready = got;
+        TimelineWriter* tl = core_.chip_.timeline;
+        if (tl != nullptr && got.done() > got.start()) {
+          const std::string name = tile.work.loads[i].operand == 0 ? "load A" : "load B";
+          tl->async_slice(track(1), name, loads[i]->source, got.start(), got.done(),
+                          {{"op", op}, {"tile", t}, {"bytes", tile.work.loads[i].bytes}});
+        }
       }
       core_.wait_until(tile.ready.done());
       ready_.put(std::move(tile));
@@ -276,15 +294,29 @@ void UnitPipeline::compute() {
     chip.progress.notify(sc_core::SC_ZERO_TIME);
     in_op_ = true;
     high_water_ = sram.held();
+    TimelineWriter* tl = chip.timeline;
+    // A wait of the compute thread: its cycles by cause, and as stall slices on the timeline.
+    const auto waited = [&](const Timeline& what, uint64_t from, uint64_t to, StallCause outside) {
+      what.pieces(from, to, outside, [&](uint64_t lo, uint64_t hi, StallCause cause) {
+        result.stalls[static_cast<std::size_t>(cause)] += hi - lo;
+        if (tl != nullptr) tl->slice(track(0), to_string(cause), "stall", lo, hi, {{"op", op}});
+      });
+    };
+    const auto stalled = [&](StallCause cause, uint64_t from, uint64_t cycles) {
+      result.stalls[static_cast<std::size_t>(cause)] += cycles;
+      if (tl != nullptr && cycles > 0) {
+        tl->slice(track(0), to_string(cause), "stall", from, from + cycles, {{"op", op}});
+      }
+    };
     uint64_t free_at = clock.now();
     for (uint64_t t = 0; t < plan.tiles_per_core(); ++t) {
       ReadyTile tile = ready_.get();
-      tile.ready.attribute(free_at, clock.now(), result.stalls, StallCause::kDependency);
+      waited(tile.ready, free_at, clock.now(), StallCause::kDependency);
       const TileWork& w = tile.work;
       if (w.first_k) {
         const uint64_t before = clock.now();
         const Timeline freed = out_slots_.get();
-        freed.attribute(before, clock.now(), result.stalls, StallCause::kDramBandwidth);
+        waited(freed, before, clock.now(), StallCause::kDramBandwidth);
         core_.hold(w.out_footprint);
       }
       if (w.shape.m > 0 && w.shape.n > 0 && w.shape.k > 0) {
@@ -300,7 +332,7 @@ void UnitPipeline::compute() {
         // SCALE-Sim's memory (memory.mode scalesim_user): its stalls follow the compute.
         if (live.scalesim && live.scalesim->total_cycles > static_cast<int64_t>(ran)) {
           const auto extra = static_cast<uint64_t>(live.scalesim->total_cycles) - ran;
-          result.stalls[static_cast<std::size_t>(StallCause::kDramBandwidth)] += extra;
+          stalled(StallCause::kDramBandwidth, clock.now(), extra);
           wait(clock.cycles(extra));
         }
         // The array stalls while the scratchpad cannot deliver the tile's operands in the cycles
@@ -316,9 +348,8 @@ void UnitPipeline::compute() {
           if (need > ran) {
             const uint64_t extra = need - ran;
             const uint64_t conflicts = std::min(extra, need - free_need);
-            result.stalls[static_cast<std::size_t>(StallCause::kBankConflict)] += conflicts;
-            result.stalls[static_cast<std::size_t>(StallCause::kScratchpadBandwidth)] +=
-                extra - conflicts;
+            stalled(StallCause::kBankConflict, clock.now(), conflicts);
+            stalled(StallCause::kScratchpadBandwidth, clock.now() + conflicts, extra - conflicts);
             wait(clock.cycles(extra));
           }
         }
@@ -330,8 +361,13 @@ void UnitPipeline::compute() {
     }
     const uint64_t before = clock.now();
     const Timeline last = stored_all_.get();
-    last.attribute(before, clock.now(), result.stalls, StallCause::kDramBandwidth);
+    waited(last, before, clock.now(), StallCause::kDramBandwidth);
     result.end_cycle = clock.now();
+    if (tl != nullptr && result.end_cycle > result.start_cycle) {
+      tl->slice(
+          track(0), o.name, to_string(o.pass), result.start_cycle, result.end_cycle,
+          {{"op", op}, {"tiles", plan.tiles_per_core()}, {"busy_cycles", result.busy_cycles}});
+    }
     result.scratchpad_high_water = high_water_;
     in_op_ = false;
     core_.release(plan.footprint_bytes);
@@ -409,6 +445,10 @@ void UnitPipeline::retirer() {
       // After the reduction (k split), the store's own segments.
       Timeline done = s.reduced;
       const Timeline stored = chip.arbiter->await(s.store);
+      if (chip.timeline != nullptr && stored.done() > stored.start()) {
+        chip.timeline->async_slice(track(2), "store", s.store->source, stored.start(),
+                                   stored.done(), {{"op", op}, {"output", j}});
+      }
       if (!chip.ideal && s.store != nullptr) {
         for (const auto& [end, cause] : stored.segments()) done.add(end, cause);
       }

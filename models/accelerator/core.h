@@ -39,6 +39,7 @@
 #include "models/scratchpad/banked_sram.h"
 #include "models/shared_buffer/shared_buffer.h"
 #include "sim/queue.h"
+#include "sim/timeline.h"
 
 namespace nibble {
 
@@ -54,6 +55,7 @@ struct ChipMemory {
   std::unique_ptr<SharedBuffer> shared_buffer;  // may be null
   std::vector<Dma*> dmas;                       // per core
   MemoryArbiter* arbiter = nullptr;             // every use of the above goes through it
+  TimelineWriter* timeline = nullptr;           // timeline.json, when asked for
   sc_core::sc_event progress;                   // an op started or finished on some core
 
   // A collective among all cores: each arrives with its own cycle; the last to arrive does
@@ -108,6 +110,9 @@ class UnitPipeline : public sc_core::sc_module {
   Core& core_;
   sc_core::sc_event load_done_, store_done_;  // a transfer of the loader / storer completed
   std::size_t slot_;
+  // Timeline tracks (created when first used): the unit's ops and stalls, its loads and stores.
+  int track(int which);
+  int tracks_[3] = {-1, -1, -1};
   uint64_t buffers_ = 2;
   bool in_op_ = false;       // the compute thread is in an op
   uint64_t high_water_ = 0;  // most bytes the core's scratchpad held since that op started

@@ -35,7 +35,14 @@ DramAccess BandwidthLatencyDram::access(uint64_t issue, uint64_t bytes, bool wri
   ++requests_;
   busy_cycles_ += occupancy;
   (write ? write_bytes_ : read_bytes_) += bytes;
-  Channel& c = channel_stats_[static_cast<std::size_t>(channel - free_.begin())];
+  const auto index = static_cast<std::size_t>(channel - free_.begin());
+  Channel& c = channel_stats_[index];
+  if (observer_ != nullptr) {
+    const double ps = 1e6 / core_mhz_;
+    observer_->on_transfer(index, static_cast<uint64_t>(static_cast<double>(a.start) * ps + 0.5),
+                           static_cast<uint64_t>(static_cast<double>(a.transfer_end) * ps + 0.5),
+                           write);
+  }
   (write ? c.write_bytes : c.read_bytes) += bytes;
   c.busy_cycles += occupancy;
   return a;

@@ -35,6 +35,7 @@ class BandwidthLatencyDram : public ReservationDram {
   Json summary(uint64_t end_cycle) const override;
 
   uint64_t busy_cycles() const { return busy_cycles_; }
+  uint64_t channel_count() const override { return free_.size(); }
 
  private:
   BandwidthLatencyParams params_;

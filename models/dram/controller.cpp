@@ -593,6 +593,10 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
         if (ch.cursor < data)
           ch.stats.stall_cycles[static_cast<std::size_t>(tag)] += data - ch.cursor;
         ch.stats.busy_cycles += t_.burst;
+        if (observer_ != nullptr) {
+          observer_->on_transfer(static_cast<uint64_t>(&ch - channels_.data()), edge_ps(data),
+                                 edge_ps(data_end), write);
+        }
         ch.cursor = data_end;
         ch.bus_free = data_end;
         if (write) {

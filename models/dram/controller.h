@@ -127,7 +127,7 @@ class DramController : public QueuedDram {
     uint64_t idle_cycles = 0;                          // idle data bus, nothing queued
   };
   const ChannelStats& channel_stats(std::size_t channel) const { return channels_[channel].stats; }
-  std::size_t channel_count() const { return channels_.size(); }
+  uint64_t channel_count() const override { return channels_.size(); }
   uint64_t requests() const { return requests_; }
 
  private:

@@ -37,17 +37,9 @@ void Timeline::add(uint64_t end, StallCause cause) {
 
 void Timeline::attribute(uint64_t from, uint64_t to, StallCycles& stalls,
                          StallCause outside) const {
-  if (to <= from) return;
-  auto& other = stalls[static_cast<std::size_t>(outside)];
-  if (from < start_) other += std::min(to, start_) - from;
-  uint64_t begin = start_;
-  for (const auto& [end, cause] : segments_) {
-    const uint64_t lo = std::max(begin, from), hi = std::min(end, to);
-    if (hi > lo) stalls[static_cast<std::size_t>(cause)] += hi - lo;
-    begin = end;
-  }
-  const uint64_t tail = std::max(from, done());
-  if (to > tail) other += to - tail;
+  pieces(from, to, outside, [&stalls](uint64_t lo, uint64_t hi, StallCause cause) {
+    stalls[static_cast<std::size_t>(cause)] += hi - lo;
+  });
 }
 
 uint64_t transfer_cycles(uint64_t bytes, double bytes_per_cycle) {

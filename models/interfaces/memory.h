@@ -9,6 +9,7 @@
 // kernel runs their threads, which is deterministic for a given build and input.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -46,6 +47,20 @@ class Timeline {
   // Adds to `stalls` how the cycles [from, to) split over the segments; cycles before start() or
   // after done() go to `outside`.
   void attribute(uint64_t from, uint64_t to, StallCycles& stalls, StallCause outside) const;
+  // The same pieces, in time order: f(begin, end, cause) for each non-empty one.
+  template <typename F>
+  void pieces(uint64_t from, uint64_t to, StallCause outside, F&& f) const {
+    if (to <= from) return;
+    if (from < start_) f(from, std::min(to, start_), outside);
+    uint64_t begin = start_;
+    for (const auto& [end, cause] : segments_) {
+      const uint64_t lo = std::max(begin, from), hi = std::min(end, to);
+      if (hi > lo) f(lo, hi, cause);
+      begin = end;
+    }
+    const uint64_t tail = std::max(from, done());
+    if (to > tail) f(tail, to, outside);
+  }
   const std::vector<std::pair<uint64_t, StallCause>>& segments() const { return segments_; }
 
  private:
@@ -59,6 +74,14 @@ struct DramAccess {
   uint64_t start = 0;         // cycle its channel began the transfer (after queueing)
   uint64_t transfer_end = 0;  // cycle the channel was free again
   uint64_t done = 0;          // cycle the data was delivered (transfer_end + latency)
+};
+
+// Sees what a DRAM model's channels do (for timelines): one call per data transfer on a channel's
+// bus, in the order of their starts on that channel.
+class DramObserver {
+ public:
+  virtual ~DramObserver() = default;
+  virtual void on_transfer(uint64_t channel, uint64_t start_ps, uint64_t end_ps, bool write) = 0;
 };
 
 // A DRAM as the DMA engines see it. Two kinds sit behind this base: a ReservationDram answers
@@ -78,9 +101,12 @@ class DramPort {
   virtual Json summary(uint64_t end_cycle) const = 0;
   uint64_t read_bytes() const { return read_bytes_; }
   uint64_t write_bytes() const { return write_bytes_; }
+  virtual uint64_t channel_count() const = 0;
+  void observe(DramObserver* observer) { observer_ = observer; }
 
  protected:
   uint64_t read_bytes_ = 0, write_bytes_ = 0;
+  DramObserver* observer_ = nullptr;
 };
 
 // A DRAM that books each request when it is made.

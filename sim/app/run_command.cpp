@@ -21,6 +21,7 @@
 #include "sim/error.h"
 #include "sim/interrupt.h"
 #include "sim/report.h"
+#include "sim/timeline.h"
 #include "sim/vcd.h"
 #include "sim/workload.h"
 
@@ -120,8 +121,9 @@ Json op_accuracy(const Op& op, OpData& data, std::optional<PreparedAccuracy>& ge
 int run_command(int argc, char* argv[]) {
   std::string config_file, workload_file, out_dir;
   std::vector<std::string> sets;
-  bool quiet = false, ideal_memory = false;
+  bool quiet = false, ideal_memory = false, serial = false, timeline = false;
   std::size_t window_ops = 4096;
+  uint64_t timeline_max_events = 1000000;
   po::options_description options("options");
   options.add_options()("help,h", "show this help")(
       "config,c", po::value(&config_file)->value_name("FILE"), "accelerator config (JSON)")(
@@ -132,6 +134,13 @@ int run_command(int argc, char* argv[]) {
       "out,o", po::value(&out_dir)->value_name("DIR"), "output directory")(
       "ideal-memory", po::bool_switch(&ideal_memory),
       "transfers take no time (same as --set sim.ideal_memory=true)")(
+      "serial", po::bool_switch(&serial),
+      "run ops strictly one after another (same as --set accelerator.scheduler.policy=serial)")(
+      "timeline", po::bool_switch(&timeline),
+      "also write timeline.json (Chrome trace events: Perfetto, chrome://tracing)")(
+      "timeline-max-events",
+      po::value(&timeline_max_events)->value_name("N")->default_value(1000000),
+      "stop adding to timeline.json after N events (the file says it was cut)")(
       "window-ops", po::value(&window_ops)->value_name("N")->default_value(4096),
       "simulate N ops at a time: memory stays bounded on long traces; results do not depend "
       "on N")("quiet,q", po::bool_switch(&quiet), "print nothing but errors");
@@ -154,6 +163,7 @@ int run_command(int argc, char* argv[]) {
   ConfigDoc doc = ConfigDoc::load(config_file);
   for (const auto& set : sets) doc.apply_set(set);
   if (ideal_memory) doc.apply_set("sim.ideal_memory=true");
+  if (serial) doc.apply_set("accelerator.scheduler.policy=serial");
   Json resolved = Json::object();
   ConfigNode root(doc, &resolved);
   root.get_string("description", "");
@@ -218,6 +228,17 @@ int run_command(int argc, char* argv[]) {
     vcd_file.open(vcd_tmp, std::ios::binary | std::ios::trunc);
     if (!vcd_file) throw InputError(vcd_tmp.string() + ": cannot write the waveform file");
   }
+  // The timeline, streamed to a temporary file renamed at the end.
+  std::ofstream timeline_file;
+  std::unique_ptr<TimelineWriter> timeline_writer;
+  const fs::path timeline_tmp = fs::path(out_dir) / ".timeline.json.tmp";
+  if (timeline) {
+    timeline_file.open(timeline_tmp, std::ios::binary | std::ios::trunc);
+    if (!timeline_file) throw InputError(timeline_tmp.string() + ": cannot write the timeline");
+    timeline_writer =
+        std::make_unique<TimelineWriter>(timeline_file, settings.core_mhz, timeline_max_events);
+    top.set_timeline(timeline_writer.get());
+  }
   // Each op's report entry and CSV row are written as its window finishes.
   const StreamedOps streamed{(fs::path(out_dir) / ".ops.json.part").string(),
                              (fs::path(out_dir) / ".ops.csv.tmp").string()};
@@ -228,7 +249,9 @@ int run_command(int argc, char* argv[]) {
     ops_json.close();
     ops_csv.close();
     vcd_file.close();
-    for (const fs::path& f : {fs::path(streamed.json), fs::path(streamed.csv), vcd_tmp}) {
+    timeline_file.close();
+    for (const fs::path& f :
+         {fs::path(streamed.json), fs::path(streamed.csv), vcd_tmp, timeline_tmp}) {
       fs::remove(f, ec);
     }
   };
@@ -279,6 +302,14 @@ int run_command(int argc, char* argv[]) {
   } catch (...) {
     discard();
     throw;
+  }
+  if (timeline_writer) {
+    top.finish_timeline();
+    timeline_writer->close();
+    timeline_file.close();
+    fs::rename(timeline_tmp, fs::path(out_dir) / "timeline.json", ec);
+    if (ec || !timeline_file)
+      throw InputError(out_dir + "/timeline.json: cannot write (" + ec.message() + ")");
   }
   if (vcd) {
     vcd->close();
