@@ -38,7 +38,10 @@ int TimelineWriter::track(const std::string& process, const std::string& thread)
     p = processes_.emplace(process, pid).first;
     // Metadata is not counted against the cap: a truncated file still names its tracks.
     write({{"ph", "M"}, {"pid", pid}, {"name", "process_name"}, {"args", {{"name", process}}}});
-    write({{"ph", "M"}, {"pid", pid}, {"name", "process_sort_index"}, {"args", {{"sort_index", pid}}}});
+    write({{"ph", "M"},
+           {"pid", pid},
+           {"name", "process_sort_index"},
+           {"args", {{"sort_index", pid}}}});
   }
   const int pid = p->second;
   const auto key = std::make_pair(pid, thread);
@@ -77,8 +80,12 @@ void TimelineWriter::slice_ps(int track, const std::string& name, const std::str
                               uint64_t start_ps, uint64_t end_ps, Json args) {
   if (!take()) return;
   const auto& [pid, tid] = ids_[static_cast<std::size_t>(track)];
-  Json e = {{"ph", "X"},          {"pid", pid},           {"tid", tid},
-            {"name", name},       {"cat", category},      {"ts", us(start_ps)},
+  Json e = {{"ph", "X"},
+            {"pid", pid},
+            {"tid", tid},
+            {"name", name},
+            {"cat", category},
+            {"ts", us(start_ps)},
             {"dur", us(end_ps - start_ps)}};
   if (!args.is_null()) e["args"] = std::move(args);
   write(e);
@@ -97,10 +104,21 @@ void TimelineWriter::async_slice(int track, const std::string& name, const std::
   args["end_cycle"] = end;
   const uint64_t id = ++async_ids_;
   const double to_us = 1.0 / core_mhz_;
-  write({{"ph", "b"}, {"pid", pid}, {"tid", tid}, {"name", name}, {"cat", category},
-         {"id", id},  {"ts", static_cast<double>(start) * to_us}, {"args", args}});
-  write({{"ph", "e"}, {"pid", pid}, {"tid", tid}, {"name", name}, {"cat", category},
-         {"id", id},  {"ts", static_cast<double>(end) * to_us}});
+  write({{"ph", "b"},
+         {"pid", pid},
+         {"tid", tid},
+         {"name", name},
+         {"cat", category},
+         {"id", id},
+         {"ts", static_cast<double>(start) * to_us},
+         {"args", args}});
+  write({{"ph", "e"},
+         {"pid", pid},
+         {"tid", tid},
+         {"name", name},
+         {"cat", category},
+         {"id", id},
+         {"ts", static_cast<double>(end) * to_us}});
 }
 
 void TimelineWriter::close() {

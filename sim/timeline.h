@@ -32,11 +32,11 @@ class TimelineWriter {
   void slice(int track, const std::string& name, const std::string& category, uint64_t start,
              uint64_t end, Json args = nullptr);
   // The same in picoseconds.
-  void slice_ps(int track, const std::string& name, const std::string& category,
-                uint64_t start_ps, uint64_t end_ps, Json args = nullptr);
+  void slice_ps(int track, const std::string& name, const std::string& category, uint64_t start_ps,
+                uint64_t end_ps, Json args = nullptr);
   // An async slice (may overlap others of its track's process), in core cycles.
-  void async_slice(int track, const std::string& name, const std::string& category,
-                   uint64_t start, uint64_t end, Json args = nullptr);
+  void async_slice(int track, const std::string& name, const std::string& category, uint64_t start,
+                   uint64_t end, Json args = nullptr);
   // Ends the JSON document; nothing may be added after.
   void close();
 

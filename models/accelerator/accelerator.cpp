@@ -285,13 +285,13 @@ MapperTarget Accelerator::mapper_target(std::size_t slot) const {
   const uint64_t capacity = sram.params().capacity_bytes;
   target.scratchpad_bytes = capacity;
   if (!scheduler_.serial) {
-    // The element-wise units plan in their share of the scratchpad, half each, the GEMM units in
-    // the rest, so an op of each kind fits at once.
+    // The element-wise units plan in their share of the scratchpad, the GEMM units in the rest,
+    // so a GEMM and an element-wise op fit at once (admission waits for the space otherwise).
     const auto elementwise = static_cast<uint64_t>(static_cast<double>(capacity) *
                                                    scheduler_.elementwise_scratchpad_fraction);
     const std::string& role = cores_[0]->slots()[slot].role;
     target.scratchpad_bytes =
-        role == "rescale" || role == "sfu" ? elementwise / 2 : capacity - elementwise;
+        role == "rescale" || role == "sfu" ? elementwise : capacity - elementwise;
   }
   target.dram_bytes_per_cycle = chip_.dram->peak_bytes_per_cycle();
   target.dram_latency_cycles = chip_.dram->latency_cycles();

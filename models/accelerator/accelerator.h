@@ -56,11 +56,11 @@ struct SimSettings {
 
 // accelerator.scheduler: how ops are started (see the top of this file).
 struct SchedulerParams {
-  bool serial = true;            // policy "serial" (else "dataflow")
+  bool serial = false;           // policy "serial" (else "dataflow")
   uint64_t lookahead_ops = 256;  // dataflow: how far past the oldest unfinished op ops may start
-  // dataflow: the share of each scratchpad the element-wise units (rescale, sfu) plan their tiles
-  // in, half each; the GEMM units plan in the rest, so both kinds can run at once.
-  double elementwise_scratchpad_fraction = 0.125;
+  // dataflow: the share of each scratchpad the element-wise units (rescale, sfu) each plan their
+  // tiles in; the GEMM units plan in the rest, so a GEMM and an element-wise op fit at once.
+  double elementwise_scratchpad_fraction = 0.25;
 
   void read(ConfigNode& node);
   Json describe() const;

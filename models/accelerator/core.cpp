@@ -249,29 +249,16 @@ MemoryArbiter::TransferPtr UnitPipeline::load(uint32_t op, uint64_t t, const Til
 
 void UnitPipeline::loader() {
   for (int i = 0; i < static_cast<int>(buffers_); ++i) in_slots_.put(i);
-  const ClockDomain& clock = *core_.context_.clock;
-  MemoryArbiter& arbiter = *core_.chip_.arbiter;
   for (;;) {
     const uint32_t op = start_load_.get();
     const OpPlan& plan = core_.chip_.ops->at(op).plan;
     if (!core_.chip_.ideal) core_.admit(plan.footprint_bytes);
     for (uint64_t t = 0; t < plan.tiles_per_core(); ++t) {
       in_slots_.get();
-      ReadyTile tile{plan.tile(core_.index_, t), Timeline(clock.now())};
+      ReadyTile tile{plan.tile(core_.index_, t), {}};
       core_.hold(tile.work.in_footprint);
-      MemoryArbiter::TransferPtr loads[2];
-      for (int i = 0; i < tile.work.load_count; ++i) loads[i] = load(op, t, tile.work.loads[i]);
-      for (int i = 0; i < tile.work.load_count; ++i) {
-        const Timeline got = arbiter.await(loads[i]);
-        if (got.done() > tile.ready.done()) tile.ready = got;
-        TimelineWriter* tl = core_.chip_.timeline;
-        if (tl != nullptr && got.done() > got.start()) {
-          const std::string name = tile.work.loads[i].operand == 0 ? "load A" : "load B";
-          tl->async_slice(track(1), name, loads[i]->source, got.start(), got.done(),
-                          {{"op", op}, {"tile", t}, {"bytes", tile.work.loads[i].bytes}});
-        }
-      }
-      core_.wait_until(tile.ready.done());
+      for (int i = 0; i < tile.work.load_count; ++i)
+        tile.loads[i] = load(op, t, tile.work.loads[i]);
       ready_.put(std::move(tile));
     }
   }
@@ -311,7 +298,18 @@ void UnitPipeline::compute() {
     uint64_t free_at = clock.now();
     for (uint64_t t = 0; t < plan.tiles_per_core(); ++t) {
       ReadyTile tile = ready_.get();
-      waited(tile.ready, free_at, clock.now(), StallCause::kDependency);
+      // The tile is in when its last load is.
+      Timeline ready(clock.now());
+      for (int i = 0; i < tile.work.load_count; ++i) {
+        const Timeline got = chip.arbiter->await(tile.loads[i]);
+        if (got.done() > ready.done()) ready = got;
+        if (tl != nullptr && got.done() > got.start()) {
+          tl->async_slice(track(1), tile.work.loads[i].operand == 0 ? "load A" : "load B",
+                          tile.loads[i]->source, got.start(), got.done(),
+                          {{"op", op}, {"tile", t}, {"bytes", tile.work.loads[i].bytes}});
+        }
+      }
+      waited(ready, free_at, clock.now(), StallCause::kDependency);
       const TileWork& w = tile.work;
       if (w.first_k) {
         const uint64_t before = clock.now();

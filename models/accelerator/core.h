@@ -3,9 +3,9 @@
 // A core holds the four compute units, a banked scratchpad and a DMA engine. Each unit has its own
 // pipeline (UnitPipeline) of three SystemC threads that run the unit's ops, one after another in
 // the order they are given, tile by tile as the mapper planned them (models/mapper/mapper.h):
-//   loader:  takes a free input buffer, has the DMA bring the tile's operands from DRAM (or the
-//            shared buffer, or a broadcast over the ring), and hands the tile over when it is in;
-//   compute: takes a loaded tile (waiting if it is not in yet), an output buffer at the tile's
+//   loader:  takes a free input buffer and has the DMA bring the tile's operands from DRAM (or
+//            the shared buffer, or a broadcast over the ring), then goes on to the next tile;
+//   compute: takes the next tile (waiting until its loads are in), an output buffer at the tile's
 //            first k step (waiting while the stores hold them all), runs the tile on its unit,
 //            waits while the scratchpad cannot feed the array, frees the input buffer, and passes
 //            the output tile to the storer after its last k step;
@@ -94,7 +94,7 @@ class UnitPipeline : public sc_core::sc_module {
   friend class Core;
   struct ReadyTile {
     TileWork work;
-    Timeline ready;
+    MemoryArbiter::TransferPtr loads[2];  // its loads, in flight or done (work.load_count)
   };
   struct Store {
     MemoryArbiter::TransferPtr store;  // the DMA's store of the tile

@@ -156,7 +156,7 @@ uint64_t lower_bound(const OpPlan& p, const MapperTarget& t) {
 // (models/accelerator/core.h), with its one in-order DMA engine moving each transfer at the core's
 // share of the DRAM bandwidth (bytes ÷ min(DRAM bytes per cycle ÷ cores, what the DMA keeps in
 // flight)) and delivering it a latency later:
-//   load i    asks when tile i-1 is in and tile i-buffers has freed its input buffer;
+//   load i    asks when tile i-buffers has freed its input buffer;
 //   compute i starts when tile i is in, tile i-1 is done and (at its first k step) an output buffer
 //             is free; it takes compute_cycles (the unit, or the scratchpad feeding it if slower);
 //   store     of an output tile asks when its last k step is done (after the ring's reduction, for
@@ -217,8 +217,7 @@ uint64_t replay(const OpPlan& p, const MapperTarget& t) {
     }
     if (computed == tiles) break;
     // The next request to take the DMA: the next load, or a store that asked no later.
-    const uint64_t load_ask = std::max(loaded > 0 ? ready[loaded - 1] : 0,
-                                       loaded >= buffers ? compute_end[loaded - buffers] : 0);
+    const uint64_t load_ask = loaded >= buffers ? compute_end[loaded - buffers] : 0;
     const bool load_possible = loaded < tiles && (loaded < buffers || loaded - buffers < computed);
     if (next_store < stores.size() && (!load_possible || stores[next_store].ask <= load_ask)) {
       book_store(stores[next_store++]);

@@ -65,16 +65,17 @@ void expect_accounted(const OpResult& o, uint64_t cores) {
 // A relu over 4096 FP16 values in 4 tiles of 1024 (2048 bytes in, 2048 out). The SFU (32
 // lanes, relu 1 cycle an element, 8-stage pipeline) computes a tile in 1024/32 + 8 - 1 = 39
 // cycles. DRAM: 16 bytes a cycle on one channel, so every transfer occupies it 2048/16 = 128
-// cycles, and data arrives 10 cycles after its transfer ends. The loader brings tile i+1 while
-// tile i computes; the storer asks for each store as its tile is done (it does not wait for the
-// previous store); loads and stores share the channel in the order they ask for it:
-//   load 0   0..128 -> in at 138      compute 0 138..177   store 0 asks 177, channel 266..394
-//   load 1 138..266 -> in at 276      compute 1 276..315   (done 404)
-//   load 2 asks 276, channel 394..522 -> in at 532        compute 2 532..571
-//   store 1 asks 315, channel 522..650 (done 660)
-//   load 3 asks 532, channel 650..778 -> in at 788        compute 3 788..827
-//   store 2 asks 571, channel 778..906 (done 916); store 3 asks 827, channel 906..1034, done 1044.
-// The channel is busy 8 × 128 = 1024 of the 1044 cycles: DRAM-bound.
+// cycles, and data arrives 10 cycles after its transfer ends. The loader asks for a tile's load as
+// soon as an input buffer is free (two buffers), the storer for each store as its tile is done;
+// loads and stores share the channel in the order they ask for it (a store first on a tie):
+//   load 0 asks 0, channel   0..128 -> in 138      compute 0 138..177
+//   load 1 asks 0, channel 128..256 -> in 266      store 0 asks 177, channel 256..384 (done 394)
+//   load 2 asks 177 (buffer 0 free), channel 384..512 -> in 522
+//   compute 1 266..305; store 1 asks 305, channel 512..640 (done 650)
+//   load 3 asks 305, channel 640..768 -> in 778
+//   compute 2 522..561; store 2 asks 561, channel 768..896 (done 906)
+//   compute 3 778..817; store 3 asks 817, channel 896..1024, done 1034.
+// The channel is busy 8 × 128 = 1024 of the 1034 cycles: DRAM-bound.
 TEST(MemorySystem, DramBoundOpWaitsForTheChannel) {
   Json config = base_config(16, 1);
   config["accelerator"]["mapper"] = {{"tile_m", 1024}};
@@ -85,7 +86,7 @@ TEST(MemorySystem, DramBoundOpWaitsForTheChannel) {
   const OpResult& o = r.ops[0];
   EXPECT_EQ(o.mapping["tile"]["m"], 1024);
   EXPECT_EQ(o.mapping["tiles_per_core"], 4);
-  EXPECT_EQ(o.end_cycle, 1044u);
+  EXPECT_EQ(o.end_cycle, 1034u);
   EXPECT_EQ(o.memory["busy_core_cycles"], 4 * 39);
   EXPECT_EQ(o.memory["bytes"]["dram_read"], 8192);
   EXPECT_EQ(o.memory["bytes"]["dram_write"], 8192);
@@ -99,8 +100,8 @@ TEST(MemorySystem, DramBoundOpWaitsForTheChannel) {
 // 2048/512 = 4 cycles per channel... one request uses one channel: 2048/512 = 4 cycles, + 10
 // latency = 14. Double-buffered, every load after the first hides under a compute:
 //   load 0 0..14, compute 0 14..53, 1 53..92, 2 92..131, 3 131..170 (loads 1-3 were in long
-//   before: load 1 at 14..28, load 2 when compute 0 freed its buffer at 53, load 3 at 92),
-//   store 3 170..174 + 10 = 184.  Total = 14 + 4 × 39 + 14 = 184.
+//   before: load 1 at 0..14 on the other channel, load 2 when compute 0 freed its buffer at 53,
+//   load 3 at 92), store 3 170..174 + 10 = 184.  Total = 14 + 4 × 39 + 14 = 184.
 TEST(MemorySystem, ComputeBoundOpHidesItsLoads) {
   Json config = base_config(1024, 2);
   config["accelerator"]["mapper"] = {{"tile_m", 1024}};
