@@ -19,6 +19,9 @@ int stall(DramStall s) { return static_cast<int>(s); }
 
 uint64_t sat_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
+// Products of times and femtoseconds exceed 64 bits after some hours of simulated time.
+__extension__ using Wide = unsigned __int128;
+
 // ceil(ns / tck_ns) in whole cycles, as controllers program timings; a quotient within a
 // millionth of a whole number is that number (13.75 ns at 0.625 ns is 22 cycles, not 23).
 uint64_t to_cycles(double ns, double tck_ns) {
@@ -260,8 +263,13 @@ DramController::Location DramController::locate(uint64_t address) const {
 
 void DramController::enqueue(uint64_t arrival_ps, const DramRequest& request) {
   if (request.bytes == 0) throw std::invalid_argument("DramController: a request of 0 bytes");
+  if (arrival_ps < last_arrival_ps_) {
+    throw std::invalid_argument("DramController: arrivals out of time order");
+  }
+  last_arrival_ps_ = arrival_ps;
   // The first tCK edge at or after the arrival: the smallest n with n x tCK >= arrival.
-  const uint64_t edge = (arrival_ps * 1000 + tck_fs_ - 1) / tck_fs_;
+  const uint64_t edge =
+      static_cast<uint64_t>((static_cast<Wide>(arrival_ps) * 1000 + tck_fs_ - 1) / tck_fs_);
   uint32_t slot = 0;
   if (free_slots_.empty()) {
     slot = static_cast<uint32_t>(slots_.size());
@@ -814,7 +822,7 @@ Json DramController::summary(uint64_t end_cycle) const {
   const double seconds = static_cast<double>(end_cycle) / (core_mhz_ * 1e6);
   const uint64_t end_ps =
       static_cast<uint64_t>(std::llround(static_cast<double>(end_cycle) * 1e6 / core_mhz_));
-  const uint64_t end_tck = end_ps * 1000 / tck_fs_;
+  const uint64_t end_tck = static_cast<uint64_t>(static_cast<Wide>(end_ps) * 1000 / tck_fs_);
   Json channels = Json::array();
   uint64_t bytes_total = 0, hits_total = 0, txns_total = 0;
   for (const Channel& ch : channels_) {

@@ -187,7 +187,10 @@ class DramController : public QueuedDram {
     int cause = -1;
   };
 
-  uint64_t edge_ps(uint64_t cycle) const { return cycle * tck_fs_ / 1000; }
+  // The ps of tCK edge `cycle`, floor(cycle x tCK) (exact in 64 bits for any edge < 2^64).
+  uint64_t edge_ps(uint64_t cycle) const {
+    return cycle / 1000 * tck_fs_ + cycle % 1000 * tck_fs_ / 1000;
+  }
   uint64_t faw_bound(const Channel& ch) const;
   uint64_t act_earliest(const Channel& ch, const Bank& b, uint64_t now, int* cause) const;
   uint64_t column_earliest(const Channel& ch, const Bank& b, bool write, uint64_t now,
@@ -226,6 +229,7 @@ class DramController : public QueuedDram {
   std::vector<std::pair<uint64_t, std::size_t>> split_slot_;
   std::vector<std::pair<std::size_t, Txn>> split_;  // the transactions of that request
   uint64_t requests_ = 0;
+  uint64_t last_arrival_ps_ = 0;
   // scan()'s per-bank candidates (scratch, valid while `serial` is the scan's).
   struct Candidate {
     uint64_t serial = 0, cmd = 0, data = 0;

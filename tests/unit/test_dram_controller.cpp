@@ -9,6 +9,7 @@
 #include <functional>
 #include <queue>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -338,6 +339,24 @@ TEST(DramController, RequestSpanningTwoChannelsCompletesWhenBothHave) {
   EXPECT_EQ(done_of(done, 2), 90000u);
   EXPECT_EQ(d.channel_stats(0).read_bytes, 128u);
   EXPECT_EQ(d.channel_stats(1).read_bytes, 32u + 128u);
+}
+
+TEST(DramController, UnalignedRequestsCoverEveryBurstTheyTouch) {
+  DramController d(round_params(), kCoreMhz);
+  d.enqueue(0, read(1, 30, 40));  // bytes [30, 70): bursts 0, 1 and 2 of row 0
+  const auto done = drain(d);
+  // ACT 0; RDs at 12, 14, 16; the last data ends 16 + 10 + 2 = 28: 48 ns.
+  EXPECT_EQ(done_of(done, 1), 48000u);
+  EXPECT_EQ(d.channel_stats(0).read_bursts, 3u);
+  EXPECT_EQ(d.channel_stats(0).read_bytes, 40u);
+  EXPECT_EQ(d.channel_stats(0).reads, 1u);  // one transaction: one bank, one row
+}
+
+TEST(DramController, ContractViolationsThrow) {
+  DramController d(round_params(), kCoreMhz);
+  EXPECT_THROW(d.enqueue(0, read(1, 0, 0)), std::invalid_argument);  // no bytes
+  d.enqueue(5000, read(2, 0));
+  EXPECT_THROW(d.enqueue(4000, read(3, 0)), std::invalid_argument);  // earlier than the last
 }
 
 // --- Address mapping ----------------------------------------------------------------------------
