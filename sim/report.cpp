@@ -133,6 +133,7 @@ void ReportBuilder::add_ops(const std::vector<Op>& ops, const std::vector<OpResu
     j["start_cycle"] = r.start_cycle;
     j["end_cycle"] = r.end_cycle;
     j["cycles"] = cycles;
+    j["attributed_cycles"] = r.attributed_cycles;
     j["macs"] = r.macs;
     // Of the unit that ran the op: MACs (or elements) done / (cycles × what it could do per cycle).
     const uint64_t work = op.is_gemm() ? r.macs : r.elements;

@@ -213,13 +213,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
     // SCALE-Sim's memory replaces the hierarchy: the units' transfers take no time.
     chip_.ideal = true;
     for (const Core::Slot& slot : cores_[0]->slots()) {
-      const auto* array = dynamic_cast<const SystolicUnit*>(slot.unit.get());
-      if (array != nullptr && array->array_params().schedule != Schedule::kScaleSim) {
-        throw InputError(accelerator.child("core").child(slot.role).origin_of("schedule") +
-                         ": accelerator.core." + slot.role + ".schedule: accelerator.memory.mode " +
-                         "\"scalesim_user\" needs the \"scalesim\" schedule, found \"" +
-                         to_string(array->array_params().schedule) + "\"");
-      }
+      // Where each array's schedule came from, for the message if an op needs it.
+      schedule_origins_.push_back(accelerator.child("core").child(slot.role).origin_of("schedule"));
     }
   }
   for (auto& core : cores_) core->set_buffers(mapper_.double_buffer ? 2 : 1);
@@ -295,6 +290,7 @@ MapperTarget Accelerator::mapper_target(std::size_t slot) const {
   }
   target.dram_bytes_per_cycle = chip_.dram->peak_bytes_per_cycle();
   target.dram_latency_cycles = chip_.dram->latency_cycles();
+  target.streaming_bytes = chip_.dram->streaming_bytes();
   const DmaParams& dma = cores_[0]->dma().params();
   target.core_bytes_per_cycle =
       static_cast<double>(dma.outstanding * dma.burst_bytes) /
@@ -359,10 +355,17 @@ void Accelerator::add_window(const std::vector<Op>& ops, std::vector<OpData> dat
       const auto* array =
           dynamic_cast<const SystolicUnit*>(cores_[0]->slots()[live.slot].unit.get());
       if (array != nullptr) {
+        const std::string& role = cores_[0]->slots()[live.slot].role;
+        if (array->array_params().schedule != Schedule::kScaleSim) {
+          throw InputError(schedule_origins_[live.slot] + ": accelerator.core." + role +
+                           ".schedule: accelerator.memory.mode \"scalesim_user\" needs the " +
+                           "\"scalesim\" schedule on the arrays that run its ops (op \"" +
+                           live.op.name + "\"), found \"" +
+                           to_string(array->array_params().schedule) + "\"");
+        }
         try {
           live.scalesim =
-              array->scalesim_user(live.op, memory_mode_.scalesim,
-                                   "accelerator.core." + cores_[0]->slots()[live.slot].role);
+              array->scalesim_user(live.op, memory_mode_.scalesim, "accelerator.core." + role);
         } catch (const InputError& e) {
           throw InputError(workload_.file + ": op \"" + live.op.name + "\": " + e.what());
         }

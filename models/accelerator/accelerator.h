@@ -170,6 +170,8 @@ class Accelerator : public sc_core::sc_module {
   MapperParams mapper_;
   SchedulerParams scheduler_;
   MemoryModeParams memory_mode_;
+  std::vector<std::string>
+      schedule_origins_;  // scalesim_user: per slot, where its schedule was set
   LiveOps ops_;
   std::vector<std::unique_ptr<Core>> cores_;
   std::unique_ptr<MemoryArbiter> arbiter_;  // serves the cores' memory requests (chip_.arbiter)

@@ -90,6 +90,7 @@ void DramControllerParams::read(ConfigNode& node) {
                     "row_bank_column_channel"
                 ? DramMapping::kRowBankColumnChannel
                 : DramMapping::kRowColumnBankChannel;
+  bank_xor = node.get_bool("bank_xor", bank_xor);
   count("queue_depth", queue_depth, 1 << 16);
   count("write_queue_depth", write_queue_depth, 1 << 16);
   ns("tck_ns", tck_ns);
@@ -256,6 +257,16 @@ DramController::Location DramController::locate(uint64_t address) const {
     l.bank = cc % params_.banks;
     column_chunk = (cc / params_.banks) % per_row;
     l.row = cc / (params_.banks * per_row);
+  }
+  if (params_.bank_xor) {
+    // Fold the row into the bank index's digits: XOR for a power-of-two bank count, a digit sum
+    // otherwise.
+    const uint64_t banks = params_.banks;
+    uint64_t fold = 0;
+    for (uint64_t r = l.row; r > 0; r /= banks) {
+      fold = (banks & (banks - 1)) == 0 ? fold ^ (r % banks) : (fold + r % banks) % banks;
+    }
+    l.bank = (banks & (banks - 1)) == 0 ? l.bank ^ fold : (l.bank + fold) % banks;
   }
   l.column_byte = column_chunk * il + offset;
   return l;
@@ -706,6 +717,7 @@ Json DramController::describe() const {
           {"burst_bytes", p.burst_bytes},
           {"interleave_bytes", p.interleave_bytes},
           {"mapping", to_string(p.mapping)},
+          {"bank_xor", p.bank_xor},
           {"queue_depth", p.queue_depth},
           {"write_queue_depth", p.write_queue_depth},
           {"write_drain_high", high_watermark_},

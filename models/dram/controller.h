@@ -33,6 +33,10 @@ struct DramControllerParams {
   uint64_t burst_bytes = 0;       // one column access: bus width x burst length, bytes
   uint64_t interleave_bytes = 0;  // bytes a channel takes before the next channel's turn
   DramMapping mapping = DramMapping::kRowBankColumnChannel;
+  // XOR the bank index with the row number folded to the bank index's width (permutation-based
+  // interleaving, Zhang, Zhu and Zhang, MICRO 2000), as controllers do, so that streams starting
+  // in the same bank of different rows (tensors at aligned addresses) spread over the banks.
+  bool bank_xor = true;
   uint64_t queue_depth = 0;        // read queue entries per channel (transactions)
   uint64_t write_queue_depth = 0;  // write queue entries per channel (transactions)
   double tck_ns = 0;               // DRAM command clock period
@@ -93,6 +97,8 @@ class DramController : public QueuedDram {
   double peak_bytes_per_cycle() const override;
   // An unloaded read to a closed bank: ACT, tRCD, RD, tCL, tBurst, plus the front end.
   uint64_t latency_cycles() const override;
+  // A row of every channel: a transfer this large keeps every bank busy with row hits.
+  uint64_t streaming_bytes() const override { return params_.channels * params_.row_bytes; }
   Json describe() const override;
   void add_stats(Stats& stats, const std::string& prefix) const override;
   Json summary(uint64_t end_cycle) const override;

@@ -95,6 +95,8 @@ class DramPort {
   virtual double peak_bytes_per_cycle() const = 0;
   // The access latency of an unloaded read, in core cycles (for the mapper's estimates).
   virtual uint64_t latency_cycles() const = 0;
+  // Bytes a transfer should have for the DRAM to stream it (for the mapper; 0: any size).
+  virtual uint64_t streaming_bytes() const { return 0; }
   virtual Json describe() const = 0;
   virtual void add_stats(Stats& stats, const std::string& prefix) const = 0;
   // What the report's `memory.dram` shows of the run that ended at cycle `end_cycle`.

@@ -12,6 +12,9 @@ namespace nibble {
 
 namespace {
 
+// Estimates within this many thousandths of the best count as equal (mapper.h).
+constexpr uint64_t kMarginPermille = 30;
+
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 // DRAM bytes of a rows×cols tile: rows packed one after another (a GEMM operand's tile is a
 // block of a row-major matrix); an element-wise op's tile (rows×1) is one contiguous run.
@@ -132,9 +135,17 @@ uint64_t footprint(const OpPlan& p) {
   return buffers * (a + b + c);
 }
 
-// A lower bound of a plan's cycles: a core's compute, and the chip's DRAM bandwidth over every
-// byte the plan moves. Candidates are replayed (below) in the order of this bound, until the bound
-// reaches the best replayed estimate.
+// A core's share of the DRAM bandwidth, in bytes per cycle: the chip's divided among the cores
+// the op runs on, or what one DMA engine keeps in flight, whichever is less.
+double core_bytes_per_cycle(const OpPlan& p, const MapperTarget& t) {
+  return std::min(t.dram_bytes_per_cycle / static_cast<double>(p.active_cores()),
+                  t.core_bytes_per_cycle);
+}
+
+// A lower bound of replay(): core 0's compute, and its DMA engine's share of every byte the plan
+// moves at the core's bandwidth (core 0 has the largest chunk of a split, so at least the average
+// share; the replay charges each transfer at least its bytes over that bandwidth). Candidates are
+// replayed in the order of this bound until it passes what the choice can still take.
 uint64_t lower_bound(const OpPlan& p, const MapperTarget& t) {
   uint64_t compute = 0;
   const uint64_t em = extent_on(p.whole, p.split, p.chunk, 0, 0);
@@ -148,8 +159,9 @@ uint64_t lower_bound(const OpPlan& p, const MapperTarget& t) {
     }
   }
   compute *= p.instances_per_core();
-  const double bytes = static_cast<double>(p.dram_read_bytes + p.dram_write_bytes);
-  return std::max(compute, static_cast<uint64_t>(bytes / t.dram_bytes_per_cycle));
+  const double bytes = static_cast<double>(p.dram_read_bytes + p.dram_write_bytes) /
+                       static_cast<double>(p.active_cores());
+  return std::max(compute, static_cast<uint64_t>(bytes / core_bytes_per_cycle(p, t)));
 }
 
 // The estimate of a plan's cycles: core 0's tiles replayed through the pipeline a core runs
@@ -169,8 +181,7 @@ uint64_t replay(const OpPlan& p, const MapperTarget& t) {
   const uint64_t tiles = p.tiles_per_core();
   if (tiles == 0) return 0;
   const uint64_t buffers = p.double_buffer ? 2 : 1;
-  const double core_bpc = std::min(t.dram_bytes_per_cycle / static_cast<double>(p.active_cores()),
-                                   t.core_bytes_per_cycle);
+  const double core_bpc = core_bytes_per_cycle(p, t);
   const uint64_t latency = t.dram_latency_cycles;
   const auto dma_cycles = [&](uint64_t bytes) { return transfer_cycles(bytes, core_bpc); };
 
@@ -229,6 +240,9 @@ uint64_t replay(const OpPlan& p, const MapperTarget& t) {
     for (int k = 0; k < l.load_count; ++k) {
       const TileLoad& one = l.loads[k];
       if (one.shared && p.active_cores() > 1) {
+        // The owner rotates over the cores: this engine carries its share of the tile.
+        const uint64_t start = std::max(load_ask, dma_free);
+        dma_free = start + dma_cycles(one.bytes / p.active_cores());
         in = std::max(in,
                       load_ask + dma_cycles(one.bytes) + latency + t.broadcast_cycles(one.bytes));
       } else {
@@ -465,26 +479,47 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
   // Stable: among equal bounds the enumeration order (m, n, k splits; larger tiles) stands.
   std::stable_sort(fitting.begin(), fitting.end(),
                    [](const Candidate& a, const Candidate& b) { return a.bound < b.bound; });
-  OpPlan best;
-  bool found = false;
-  std::tuple<uint64_t, uint64_t> best_score{0, 0};
+  // Replay every candidate that could be within the margin of the best, then take, of those
+  // within it, the one with the smallest footprint (then the lowest estimate, the least traffic,
+  // the enumeration order). A larger scratchpad only adds candidates, all of larger footprint than
+  // fit before, so it changes the choice only for one better by more than the margin: the choice
+  // does not flip on estimate differences smaller than the estimate's own error.
+  uint64_t best = ~uint64_t{0};
+  std::size_t replayed = 0;
   for (Candidate& c : fitting) {
-    if (found && c.bound > std::get<0>(best_score)) break;
+    if (best != ~uint64_t{0} && c.bound > best + best * kMarginPermille / 1000) break;
     c.plan.estimate_cycles = replay(c.plan, target);
-    const std::tuple<uint64_t, uint64_t> score{c.plan.estimate_cycles, c.traffic};
-    if (!found || score < best_score) {
-      best = c.plan;
-      best_score = score;
-      found = true;
-    }
+    best = std::min(best, c.plan.estimate_cycles);
+    ++replayed;
   }
+  // A tiling whose tiles' loads keep the DRAM streaming goes before one whose do not (the replay
+  // does not see the DRAM's row hits); a tile can be no larger than the core's part of the op.
+  const auto streams = [&target](const OpPlan& p) {
+    const GemmShape part = p.core_shape(0);
+    const uint64_t m = std::min(p.tm, part.m), n = std::min(p.tn, part.n),
+                   k = std::min(p.tk, part.k);
+    const uint64_t tile = packed(p, m, k, p.bits.a) + packed(p, k, n, p.bits.b);
+    const uint64_t all = packed(p, part.m, part.k, p.bits.a) + packed(p, part.k, part.n, p.bits.b);
+    return tile >= std::min(target.streaming_bytes, all);
+  };
+  const Candidate* pick = nullptr;
+  for (std::size_t i = 0; i < replayed; ++i) {
+    const Candidate& c = fitting[i];
+    if (c.plan.estimate_cycles > best + best * kMarginPermille / 1000) continue;
+    const auto key = [&streams](const Candidate& x) {
+      return std::make_tuple(streams(x.plan) ? 0 : 1, x.plan.footprint_bytes,
+                             x.plan.estimate_cycles, x.traffic);
+    };
+    if (pick == nullptr || key(c) < key(*pick)) pick = &c;
+  }
+  const bool found = pick != nullptr;
   if (!found) {
     throw InputError("op \"" + op.name + "\": no tiling fits the scratchpad of " +
                      std::to_string(target.scratchpad_bytes) +
                      " bytes (accelerator.core.scratchpad.capacity_bytes), even tiles of 8 " +
                      "in every dimension; give the scratchpad more capacity");
   }
-  return best;
+  return pick->plan;
 }
 
 }  // namespace nibble

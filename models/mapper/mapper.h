@@ -65,6 +65,9 @@ struct MapperTarget {
   double dram_bytes_per_cycle = 1;
   double core_bytes_per_cycle = 1e30;  // what one core's DMA can keep in flight per cycle
   uint64_t dram_latency_cycles = 0;
+  // A tile's loads of at least this many bytes keep the DRAM streaming (a row of every channel);
+  // smaller ones leave it too few requests to find row hits in. 0: any size is as good.
+  uint64_t streaming_bytes = 0;
   std::function<uint64_t(uint64_t bytes)> broadcast_cycles;       // ring
   std::function<uint64_t(uint64_t bytes)> reduce_scatter_cycles;  // ring
 };

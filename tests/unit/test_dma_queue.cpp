@@ -74,8 +74,10 @@ TEST(QueuedDma, RunLimitsChangeNothing) {
       uint64_t core, cycle, address, bytes;
       bool write;
     };
-    const Submit submits[] = {{0, 0, 0, 4096, false},       {1, 0, 1 << 20, 3000, false},
-                              {0, 5, 1 << 24, 1024, true},  {1, 40, 4096, 700, true},
+    const Submit submits[] = {{0, 0, 0, 4096, false},
+                              {1, 0, 1 << 20, 3000, false},
+                              {0, 5, 1 << 24, 1024, true},
+                              {1, 40, 4096, 700, true},
                               {0, 41, 1 << 21, 8192, false}};
     uint64_t now = 0;
     for (const Submit& s : submits) {

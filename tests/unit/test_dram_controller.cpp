@@ -36,6 +36,7 @@ DramControllerParams round_params() {
   p.burst_bytes = 32;
   p.interleave_bytes = 256;
   p.mapping = DramMapping::kRowBankColumnChannel;
+  p.bank_xor = false;  // banks as the mapping lays them out (BankXorSpreadsAlignedRows tests it)
   p.queue_depth = 8;
   p.write_queue_depth = 8;
   p.tck_ns = 1;
@@ -383,6 +384,25 @@ TEST(DramController, ChannelInterleaveAndBankMapping) {
   expect(rcb.locate(512), 0, 1, 0, 0);     // index 1 in channel 0: next bank first
   expect(rcb.locate(2048), 0, 0, 0, 256);  // index 4: banks used, column chunk 1
   expect(rcb.locate(8192), 0, 0, 1, 0);    // index 16: row 1
+}
+
+// With bank_xor the bank index is XORed with the row's digits in base 4 (4 banks): row 1 -> 1,
+// row 4 = (1,0) -> 1, row 5 = (1,1) -> 0, row 16 = (1,0,0) -> 1. Streams starting at the same bank
+// of different rows land in different banks.
+TEST(DramController, BankXorSpreadsAlignedRows) {
+  DramControllerParams p = round_params();  // one channel, 4 banks, 4 chunks of 256 B per row
+  p.bank_xor = true;
+  const DramController c(p, kCoreMhz);
+  const uint64_t row_span = 4 * 1024;      // bytes from one row of a bank to the next row of it
+  EXPECT_EQ(c.locate(0).bank, 0u);         // row 0: 0 ^ 0
+  EXPECT_EQ(c.locate(row_span).bank, 1u);  // row 1, bank 0: 0 ^ 1
+  EXPECT_EQ(c.locate(row_span + 1024).bank, 0u);               // row 1, bank 1: 1 ^ 1
+  EXPECT_EQ(c.locate(4 * row_span).bank, 1u);                  // row 4: digits (1, 0): 0 ^ 1 ^ 0
+  EXPECT_EQ(c.locate(5 * row_span).bank, 0u);                  // row 5: digits (1, 1): 0 ^ 1 ^ 1
+  EXPECT_EQ(c.locate(16 * row_span).bank, 1u);                 // row 16: digits (1, 0, 0)
+  EXPECT_EQ(c.locate(16 * row_span).row, 16u);                 // the row itself is unchanged
+  EXPECT_EQ(c.locate(16 * row_span + 3 * 1024 + 9).bank, 2u);  // bank 3 ^ 1
+  EXPECT_EQ(c.locate(16 * row_span + 3 * 1024 + 9).column_byte, 9u);
 }
 
 // --- Config -------------------------------------------------------------------------------------
