@@ -23,13 +23,18 @@
 // is then "batch".
 //
 // Choice (documented heuristic): every split and every tiling (each dimension from the powers
-// of two >= 8 below it, and the whole dimension; both loop orders) is scored by an estimate of
-// its time: max(compute cycles of a core's tiles, DRAM bytes ÷ DRAM bytes per cycle, tiles ×
-// (latency + a tile's bytes ÷ a core's bandwidth) ÷ buffers, ring cycles) + the first tile's
-// load (latency + bytes ÷ bandwidth); the lowest wins, then the least DRAM
-// traffic, then the order m, n, k and larger tiles. A split named in the config (mapper.split)
-// or on the op (`split` in the trace) overrides the choice of split; mapper.tile_m/_n/_k fix the
-// tile sizes (capped by each core's part), for RTL comparisons and tests.
+// of two >= 8 below it, and the whole dimension; both loop orders) that fits is scored by an
+// estimate of its cycles: core 0's tiles replayed through the core's pipeline (loads, compute,
+// stores and the buffers between them on one in-order DMA engine at the core's share of the DRAM
+// bandwidth plus its latency; see replay() in mapper.cpp). Of the tilings within 3% of the best
+// estimate, the one whose tile loads are large enough to keep the DRAM streaming
+// (MapperTarget::streaming_bytes) wins, then the smallest footprint, the lowest estimate, the
+// least DRAM traffic and the order m, n, k. Since a larger scratchpad only adds tilings of larger
+// footprint, it changes the choice only for a tiling estimated better by more than the margin, so
+// estimate errors below it cannot make a larger scratchpad pick a slower plan. A split named in
+// the config (mapper.split) or on the op (`split` in the trace) overrides the choice of split;
+// mapper.tile_m/_n/_k fix the tile sizes (capped by each core's part), for RTL comparisons and
+// tests.
 #pragma once
 
 #include <cstdint>

@@ -41,7 +41,8 @@ TEST(MemoryCli, ScaleSimUserModeGivesScaleSimsCycles) {
   for (const auto& c : cases) {
     const fs::path out = dir / c.dataflow;
     const std::string sets =
-        std::string(" --set accelerator.core.mac_array.rows=8 --set accelerator.core.mac_array.cols=8") +
+        std::string(
+            " --set accelerator.core.mac_array.rows=8 --set accelerator.core.mac_array.cols=8") +
         " --set accelerator.core.mac_array.schedule=scalesim" +
         " --set accelerator.core.mac_array.dataflow=" + c.dataflow +
         " --set accelerator.memory.mode=scalesim_user" +
@@ -105,7 +106,7 @@ TEST(MemoryCli, BadMemoryConfigsExitTwoWithOneLineNamingTheKey) {
       {"accelerator.dram.tras_ns=10", "accelerator.dram.tras_ns"},  // below tRCD 14 ns
       {"accelerator.dram.banks=0", "accelerator.dram.banks"},
       {"accelerator.dram.channels=0", "accelerator.dram.channels"},
-      {"accelerator.dram.trfc_ns=5000", "accelerator.dram.trefi_ns"},  // tREFI 3900 < tRFC
+      {"accelerator.dram.trfc_ns=5000", "accelerator.dram.trefi_ns"},      // tREFI 3900 < tRFC
       {"accelerator.dram.latency_ns=100", "accelerator.dram.latency_ns"},  // a simple-model key
       {"accelerator.dram.impl=hbm", "accelerator.dram.impl"},
       {"accelerator.memory.mode=scalesim", "accelerator.memory.mode"},
@@ -115,10 +116,11 @@ TEST(MemoryCli, BadMemoryConfigsExitTwoWithOneLineNamingTheKey) {
   };
   for (const auto& c : cases) {
     const fs::path out = dir / "out";
-    const Outcome o = nibble("run --config configs/rapid-4bit.json --workload "
-                             "workloads/examples/mlp-train-step.json --set '" +
-                                 c.set + "' --out " + q(out),
-                             dir);
+    const Outcome o = nibble(
+        "run --config configs/rapid-4bit.json --workload "
+        "workloads/examples/mlp-train-step.json --set '" +
+            c.set + "' --out " + q(out),
+        dir);
     SCOPED_TRACE(c.set);
     EXPECT_EQ(o.status, 2);
     EXPECT_NE(o.err.find(c.expect), std::string::npos) << o.err;
@@ -145,10 +147,11 @@ TEST(MemoryCli, DoublingTheBandwidthDoublesWhatADramBoundOpGets) {
   for (const double gbps : {204.8, 409.6}) {
     SCOPED_TRACE(gbps);
     const fs::path out = dir / std::to_string(static_cast<int>(gbps));
-    const Outcome o = nibble("run --config configs/rapid-4bit.json --workload " +
-                                 q(dir / "relu.json") + " --set accelerator.dram.bandwidth_gbps=" +
-                                 std::to_string(gbps) + " --quiet --out " + q(out),
-                             dir);
+    const Outcome o =
+        nibble("run --config configs/rapid-4bit.json --workload " + q(dir / "relu.json") +
+                   " --set accelerator.dram.bandwidth_gbps=" + std::to_string(gbps) +
+                   " --quiet --out " + q(out),
+               dir);
     ASSERT_EQ(o.status, 0) << o.err;
     const Json r = load(out / "report.json");
     const Json& dram = r["memory"]["dram"];
@@ -159,7 +162,8 @@ TEST(MemoryCli, DoublingTheBandwidthDoublesWhatADramBoundOpGets) {
     // Channel 0's bus: busy, stalled by cause, idle.
     const Json& ch = dram["channels"][0];
     uint64_t stalls = 0;
-    for (const auto& [cause, cycles] : ch["bus_stall_cycles"].items()) stalls += cycles.get<uint64_t>();
+    for (const auto& [cause, cycles] : ch["bus_stall_cycles"].items())
+      stalls += cycles.get<uint64_t>();
     const double busy = ch["bus_busy_cycles"].get<double>();
     const double all = busy + static_cast<double>(stalls) + ch["bus_idle_cycles"].get<double>();
     EXPECT_NEAR(busy / all, achieved[gbps] / gbps, 0.03);
@@ -178,17 +182,16 @@ TEST(MemoryCli, DoublingTheBandwidthDoublesWhatADramBoundOpGets) {
 // overlap while under dataflow some do.
 TEST(MemoryCli, DataflowOverlapsWhatSerialRunsInOrder) {
   const fs::path dir = scratch();
-  ASSERT_EQ(nibble("trace --network resnet18 --batch 2 --recipe int4-fp4 -o " +
-                       q(dir / "r18.json"),
-                   dir)
-                .status,
-            0);
-  const std::string run = "run --config configs/rapid-4bit.json --quiet --workload " +
-                          q(dir / "r18.json") + " ";
+  ASSERT_EQ(
+      nibble("trace --network resnet18 --batch 2 --recipe int4-fp4 -o " + q(dir / "r18.json"), dir)
+          .status,
+      0);
+  const std::string run =
+      "run --config configs/rapid-4bit.json --quiet --workload " + q(dir / "r18.json") + " ";
   ASSERT_EQ(nibble(run + "--serial --out " + q(dir / "serial"), dir).status, 0);
-  ASSERT_EQ(nibble(run + "--set accelerator.scheduler.policy=serial --out " + q(dir / "set"), dir)
-                .status,
-            0);
+  ASSERT_EQ(
+      nibble(run + "--set accelerator.scheduler.policy=serial --out " + q(dir / "set"), dir).status,
+      0);
   ASSERT_EQ(nibble(run + "--out " + q(dir / "dataflow"), dir).status, 0);
   Json serial = load(dir / "serial" / "report.json"), set = load(dir / "set" / "report.json");
   serial["config"].erase("set");

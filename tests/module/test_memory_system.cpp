@@ -144,6 +144,7 @@ Json conflict_config(uint64_t pad) {
   Json config = base_config(1024, 2);
   config["accelerator"]["core"]["scratchpad"] = {
       {"capacity_bytes", 1 << 20}, {"banks", 4}, {"bank_width_bytes", 1}, {"row_pad_words", pad}};
+  config["accelerator"]["mapper"] = {{"tile_m", 4}, {"tile_n", 4}, {"tile_k", 32}};  // one tile
   return config;
 }
 

@@ -34,6 +34,7 @@ uint64_t packed_rows(uint64_t rows, uint64_t cols, uint64_t bits) {
 
 struct TargetSpec {
   uint64_t cores = 1;
+  bool whole_tiles = false;
   uint64_t scratchpad_bytes = 1ull << 40;
   double dram_bytes_per_cycle = 64;
   uint64_t dram_latency_cycles = 100;
@@ -42,6 +43,7 @@ struct TargetSpec {
 MapperTarget make_target(const TargetSpec& spec) {
   MapperTarget t;
   t.cores = spec.cores;
+  t.whole_tiles = spec.whole_tiles;
   t.scratchpad_bytes = spec.scratchpad_bytes;
   t.row_bytes = row_bytes;
   t.compute_cycles = [](const GemmShape& s) { return s.m * s.n * s.k / 64 + 10; };
@@ -149,9 +151,12 @@ void check_conservation(const OpPlan& p, const std::string& label) {
   EXPECT_EQ(macs, p.whole.m * p.whole.n * p.whole.k) << where;
 }
 
+// Ideal memory: the accelerator asks for whole tiles (MapperTarget::whole_tiles), so only the
+// split is chosen.
 TEST(Mapper, OneCoreWithIdealMemoryRunsTheOpAsOneTile) {
   TargetSpec spec;
   spec.cores = 1;
+  spec.whole_tiles = true;
   spec.scratchpad_bytes = 1ull << 40;
   spec.dram_bytes_per_cycle = 1e12;  // the DRAM terms round to 0
   spec.dram_latency_cycles = 0;
@@ -163,8 +168,6 @@ TEST(Mapper, OneCoreWithIdealMemoryRunsTheOpAsOneTile) {
   EXPECT_EQ(p.cores, 1u);
   EXPECT_EQ(p.chunk, 0u);
   EXPECT_EQ(p.shared_operand, -1);
-  // Compute per tile is m·n·k / 64 + 10: every extra tile costs 10 cycles and saves under one
-  // cycle of rounding, so the whole op is one tile.
   EXPECT_EQ(p.tm, 64u);
   EXPECT_EQ(p.tn, 48u);
   EXPECT_EQ(p.tk, 40u);
@@ -194,6 +197,39 @@ TEST(Mapper, OneCoreWithIdealMemoryRunsTheOpAsOneTile) {
   EXPECT_EQ(w.out_footprint, 12288u);  // C at psum width
   EXPECT_EQ(w.store_bytes, 6144u);
   EXPECT_EQ(w.reduce_bytes, 0u);
+}
+
+// The choice: of the tilings within 3% of the best estimate, the smallest footprint. Compute per
+// tile is m·n·k / 64 + 10 and DRAM costs nothing here, so 64×48×40 takes 1920 + 10 per tile; the
+// best is one tile, 1930, and 3% of it is 57 (integer thousandths: 1930·30/1000), so up to 6 tiles
+// (1980) count. Footprints, 2·(A + B + C) with rows in 16-byte words (4-bit A and B, 32-bit
+// partial sums): (64,48,40) one tile 2·(64·32 + 40·32 + 64·192) = 31232; (32,16,40) 2·3 = 6 tiles
+// 2·(32·32 + 40·16 + 32·64) = 7424, the least of the ≤ 6-tile ones ((64,8,40) 9472, (16,48,40)
+// 9728, (64,16,32) 11264). k fits one tile, so either loop order works: m outer reads A once and
+// B twice (1280 + 2·960 = 3200 bytes), n outer A three times and B once (3·1280 + 960 = 4800).
+TEST(Mapper, TilingsWithinTheMarginGoToTheSmallestFootprint) {
+  const GemmShape shape{64, 48, 40};
+  TargetSpec spec;
+  spec.dram_bytes_per_cycle = 1e12;
+  spec.dram_latency_cycles = 0;
+  const OpPlan p =
+      map_op(gemm_op(shape), shape, kGemmBits, mapper_params(true, true), make_target(spec), "");
+  EXPECT_EQ(p.tm, 32u);
+  EXPECT_EQ(p.tn, 16u);
+  EXPECT_EQ(p.tk, 40u);
+  EXPECT_EQ(p.tiles_per_core(), 6u);
+  EXPECT_EQ(p.estimate_cycles, 1980u);  // 6 · (32·16·40 / 64 + 10) = 6 · 330
+  EXPECT_EQ(p.footprint_bytes, 7424u);
+  EXPECT_TRUE(p.m_outer);
+  EXPECT_EQ(p.dram_read_bytes, 3200u);
+  // With 100 cycles a tile, a second tile costs 100 / 2020 = 4.95% more than the whole op: beyond
+  // the margin, so the whole op wins whatever its footprint.
+  MapperTarget costly = make_target(spec);
+  costly.compute_cycles = [](const GemmShape& g) { return g.m * g.n * g.k / 64 + 100; };
+  const OpPlan whole =
+      map_op(gemm_op(shape), shape, kGemmBits, mapper_params(true, true), costly, "");
+  EXPECT_EQ(whole.tiles_per_core(), 1u);
+  EXPECT_EQ(whole.estimate_cycles, 2020u);  // 1920 + 100
 }
 
 TEST(Mapper, TheChosenTilingFitsTheScratchpad) {
