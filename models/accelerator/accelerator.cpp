@@ -241,7 +241,6 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
   }
 
   queued_.resize(cores_[0]->slots().size() + 1);
-  queue_head_.resize(queued_.size());
   std::vector<OpData> first;
   if (data != nullptr) first = *data;
   add_window(workload.ops, std::move(first), true);
@@ -396,42 +395,47 @@ bool Accelerator::visible(uint64_t index) const {
   return index < oldest_unfinished() + horizon;
 }
 
+// Each unit takes, in trace order, every queued op that is visible and whose deps have finished
+// (an op waiting for its inputs does not hold back a later one that has them).
 bool Accelerator::dispatch() {
   bool any = false;
-  for (std::size_t q = 0; q < queued_.size(); ++q) {
-    std::vector<uint64_t>& queue = queued_[q];
-    std::size_t& head = queue_head_[q];
-    while (head < queue.size()) {
-      const uint64_t index = queue[head];
-      if (!visible(index)) break;
+  for (std::vector<uint64_t>& queue : queued_) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+      const uint64_t index = queue[i];
       LiveOp& live = ops_.at(index);
-      const bool ready = std::all_of(live.deps.begin(), live.deps.end(), [&](uint64_t d) {
-        return d < ops_.begin() || ops_.at(d).finished;
-      });
-      if (!ready) break;
-      live.dispatched = true;
-      running_.push_back(index);
-      if (live.slot == kRingSlot) {
-        ring_ops_.put(index);
-      } else {
-        Json value_checks = Json::object();
-        if (!live.whole) {
-          cores_[0]->slots()[live.slot].unit->compute_values(static_cast<uint32_t>(index), live.op,
-                                                             value_checks);
-        }
-        live.result.checks = std::move(value_checks);
-        if (chip_.shared_buffer) chip_.shared_buffer->begin_op(static_cast<uint32_t>(index));
-        for (auto& core : cores_) core->start(live.slot, static_cast<uint32_t>(index));
+      const bool ready =
+          visible(index) && std::all_of(live.deps.begin(), live.deps.end(), [&](uint64_t d) {
+            return d < ops_.begin() || ops_.at(d).finished;
+          });
+      if (!ready) {
+        queue[kept++] = index;
+        continue;
       }
-      ++head;
+      start(index);
       any = true;
     }
-    if (head == queue.size()) {
-      queue.clear();
-      head = 0;
-    }
+    queue.resize(kept);
   }
   return any;
+}
+
+void Accelerator::start(uint64_t index) {
+  LiveOp& live = ops_.at(index);
+  live.dispatched = true;
+  running_.push_back(index);
+  if (live.slot == kRingSlot) {
+    ring_ops_.put(index);
+    return;
+  }
+  Json value_checks = Json::object();
+  if (!live.whole) {
+    cores_[0]->slots()[live.slot].unit->compute_values(static_cast<uint32_t>(index), live.op,
+                                                       value_checks);
+  }
+  live.result.checks = std::move(value_checks);
+  if (chip_.shared_buffer) chip_.shared_buffer->begin_op(static_cast<uint32_t>(index));
+  for (auto& core : cores_) core->start(live.slot, static_cast<uint32_t>(index));
 }
 
 void Accelerator::attribute_cycles() {

@@ -7,11 +7,12 @@
 // log-domain gradient unit, other GEMMs to the MAC array, quantize ops to the rescaling unit,
 // vector ops to the SFU; gradient all-reduces to the ring.
 //
-// Scheduling (accelerator.scheduler): each unit runs its ops in trace order. Under the `dataflow`
-// policy (the default) an op is handed to its unit on every core once every op it depends on
-// (`deps` in the trace) has finished on all cores and it lies within `lookahead_ops` of the oldest
-// unfinished op; a core's unit then starts it when it has finished the ops before it, and when its
-// scratchpad footprint fits beside the ops running there. So a GEMM on the MAC array runs while
+// Scheduling (accelerator.scheduler): under the `dataflow` policy (the default) an op is handed to
+// its unit on every core once every op it depends on (`deps` in the trace) has finished on all
+// cores and it lies within `lookahead_ops` of the oldest unfinished op (of the ops that become
+// ready together, the earlier in the trace first); a core's unit runs the ops it was handed in
+// that order, each once it has finished the one before and its scratchpad footprint fits beside
+// the ops running there. So a GEMM on the MAC array runs while
 // the SFU applies an earlier op's activation and the rescaling unit quantizes another's output.
 // Under `serial` an op starts only when the op before it has finished on every core (the order of
 // earlier releases: the cores that finish first wait, a dependency stall).
@@ -154,6 +155,7 @@ class Accelerator : public sc_core::sc_module {
   void ring_runner();
   // Hands every op that may start to its unit; true when something was handed over.
   bool dispatch();
+  void start(uint64_t index);
   // Gives the cycles since the last call to the ops running, evenly (the oldest first with any
   // remainder).
   void attribute_cycles();
@@ -179,7 +181,6 @@ class Accelerator : public sc_core::sc_module {
   std::unique_ptr<ChannelTracks>
       channel_tracks_;  // with a timeline      // the DMA engines, with a DRAM controller
   std::vector<std::vector<uint64_t>> queued_;  // per unit slot (the ring last): ops not yet started
-  std::vector<std::size_t> queue_head_;        // per unit slot: the next op of queued_ to start
   std::vector<uint64_t> running_;              // ops started and not finished
   BoundedQueue<uint64_t> ring_ops_;            // all-reduces for the ring runner
   std::vector<Limit> limits_;
