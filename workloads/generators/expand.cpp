@@ -134,7 +134,9 @@ class OpList {
     }
     std::vector<std::string> unique;
     append_unique(unique, deps);
-    if (!unique.empty()) op["deps"] = unique;
+    // Always listed, an empty list included: an op without `deps` would depend on the op before
+    // it (workloads/README.md), and an op that reads no earlier result depends on none.
+    op["deps"] = unique;
     ops_.push_back(std::move(op));
     return name;
   }
