@@ -182,6 +182,11 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
     queued_dma_ = std::make_unique<QueuedDma>(*queued, cores_[0]->dma().params(), chip_.cores,
                                               clock_.period_ps(), chip_.dram->latency_cycles());
     arbiter_->attach(queued_dma_.get());
+    for (uint64_t c = 0; c < chip_.cores; ++c) {
+      const std::string module = "broadcaster" + std::to_string(c);
+      broadcasters_.push_back(std::make_unique<RingBroadcaster>(module.c_str(), chip_));
+      chip_.broadcasts.push_back(&broadcasters_.back()->jobs);
+    }
   }
   ConfigNode ring = accelerator.child("ring");
   RingParams ring_params;

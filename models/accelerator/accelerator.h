@@ -178,6 +178,7 @@ class Accelerator : public sc_core::sc_module {
   std::vector<std::unique_ptr<Core>> cores_;
   std::unique_ptr<MemoryArbiter> arbiter_;  // serves the cores' memory requests (chip_.arbiter)
   std::unique_ptr<QueuedDma> queued_dma_;
+  std::vector<std::unique_ptr<RingBroadcaster>> broadcasters_;  // per core, with a controller
   std::unique_ptr<ChannelTracks>
       channel_tracks_;  // with a timeline      // the DMA engines, with a DRAM controller
   std::vector<std::vector<uint64_t>> queued_;  // per unit slot (the ring last): ops not yet started

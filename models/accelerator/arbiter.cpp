@@ -42,11 +42,23 @@ MemoryArbiter::TransferPtr MemoryArbiter::submit(uint64_t core, uint64_t now, ui
   return t;
 }
 
+Timeline MemoryArbiter::view(const Transfer& t) {
+  if (!t.after) return t.timeline;
+  Timeline mine(t.arrival);
+  mine.add(t.joined, StallCause::kDependency);
+  const Timeline after = view(*t.after);
+  for (const auto& [end, cause] : after.segments()) mine.add(end, cause);
+  return mine;
+}
+
 Timeline MemoryArbiter::await(const TransferPtr& t) {
-  while (!t->complete) sc_core::wait(*t->wake);
-  const uint64_t now = clock_.now(), done = t->timeline.done();
+  const Transfer* last = t.get();
+  while (last->after) last = last->after.get();
+  while (!last->complete) sc_core::wait(*last->wake);
+  const Timeline mine = view(*t);
+  const uint64_t now = clock_.now(), done = mine.done();
   if (done > now) sc_core::wait(clock_.cycles(done - now));
-  return t->timeline;
+  return mine;
 }
 
 void MemoryArbiter::advance(uint64_t cycle) {

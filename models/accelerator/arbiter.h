@@ -45,13 +45,18 @@ class MemoryArbiter : public sc_core::sc_module {
   MemoryArbiter(sc_core::sc_module_name name, const ClockDomain& clock);
 
   // A transfer through a DMA engine: its timeline once complete.
+  struct Transfer;
+  using TransferPtr = std::shared_ptr<Transfer>;
   struct Transfer {
     Timeline timeline;
     bool complete = false;
     sc_core::sc_event* wake = nullptr;  // notified when it completes
     const char* source = "dram";        // where the data came from (for timelines)
+    // A member's view of a collective's transfer (ChipMemory::join): it arrived at `arrival`,
+    // waited for the others until `joined`, then for `after`.
+    TransferPtr after;
+    uint64_t arrival = 0, joined = 0;
   };
-  using TransferPtr = std::shared_ptr<Transfer>;
   // A transfer already known (a reservation model answered at once).
   static TransferPtr known(const Timeline& timeline, const char* source = "dram");
   // The DMA engines in front of a DRAM controller, which this arbiter then runs (see above).
@@ -61,8 +66,11 @@ class MemoryArbiter : public sc_core::sc_module {
   // caller, outliving the transfer) is notified when it completes.
   TransferPtr submit(uint64_t core, uint64_t now, uint64_t address, uint64_t bytes, bool write,
                      sc_core::sc_event* wake);
-  // Blocks the calling thread until `t` is complete; returns its timeline.
+  // Blocks the calling thread until `t` is complete and its last cycle has come; returns its
+  // timeline.
   Timeline await(const TransferPtr& t);
+  // The timeline of a complete transfer (a collective member's: its wait, then the transfer's).
+  static Timeline view(const Transfer& t);
 
   // Blocks the calling thread until the arbiter has served the request in this cycle's order;
   // returns what `act` returned. One request per key may be pending at a time.

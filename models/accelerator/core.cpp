@@ -12,8 +12,8 @@ namespace {
 constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 }  // namespace
 
-Timeline ChipMemory::join(int kind, uint64_t op, uint64_t seq,
-                          const std::function<Timeline()>& work) {
+MemoryArbiter::TransferPtr ChipMemory::join(
+    int kind, uint64_t op, uint64_t seq, const std::function<MemoryArbiter::TransferPtr()>& work) {
   const uint64_t arrival = clock->now();
   Collective& c = collectives_[{kind, op, seq}];
   if (++c.arrived == cores) {
@@ -23,11 +23,35 @@ Timeline ChipMemory::join(int kind, uint64_t op, uint64_t seq,
     collective_done_.notify(sc_core::SC_ZERO_TIME);
   }
   while (!c.complete) sc_core::wait(collective_done_);
-  Timeline mine(arrival);
-  mine.add(c.last_arrival, StallCause::kDependency);
-  for (const auto& [end, cause] : c.result.segments()) mine.add(end, cause);
+  auto mine = std::make_shared<MemoryArbiter::Transfer>();
+  mine->after = c.result;
+  mine->arrival = arrival;
+  mine->joined = c.last_arrival;
+  mine->source = c.result->source;
   if (++c.left == cores) collectives_.erase({kind, op, seq});
   return mine;
+}
+
+RingBroadcaster::RingBroadcaster(sc_core::sc_module_name name, ChipMemory& chip)
+    : sc_module(name), jobs(std::numeric_limits<std::size_t>::max()), chip_(chip) {
+  SC_THREAD(run);
+}
+
+void RingBroadcaster::run() {
+  for (;;) {
+    ChipMemory::Broadcast b = jobs.get();
+    Timeline got = chip_.arbiter->await(b.fetched);
+    const Timeline sent = chip_.arbiter->request(b.key, [this, &b](uint64_t at) {
+      const uint64_t hops = chip_.ring->byte_hops();
+      const Timeline ring = chip_.ring->broadcast(at, b.bytes);
+      b.live->bytes.ring_byte_hops += chip_.ring->byte_hops() - hops;
+      return ring;
+    });
+    for (const auto& [end, cause] : sent.segments()) got.add(end, cause);
+    b.sent->timeline = got;
+    b.sent->complete = true;
+    chip_.broadcast_done.notify(sc_core::SC_ZERO_TIME);
+  }
 }
 
 void merge_record(UnitOpRecord& into, const UnitOpRecord& tile, bool first) {
@@ -194,26 +218,30 @@ MemoryArbiter::TransferPtr UnitPipeline::load(uint32_t op, uint64_t t, const Til
       }
       return MemoryArbiter::known(Timeline(now));
     }
-    // The last core to ask fetches the tile through the owner's DMA engine, then broadcasts it.
-    const auto fetch_and_send = [&]() {
-      if (arbiter.queued() == nullptr) return arbiter.request(key, broadcast);
-      MemoryArbiter::TransferPtr fetched;
+    // The last core to ask fetches the tile through the owner's DMA engine; it goes over the ring
+    // once it is in (at once with a reservation DRAM, from the owner's broadcaster with a
+    // controller, so no loader waits for it).
+    const auto fetch_and_send = [&]() -> MemoryArbiter::TransferPtr {
+      if (arbiter.queued() == nullptr) {
+        return MemoryArbiter::known(arbiter.request(key, broadcast), "broadcast");
+      }
+      ChipMemory::Broadcast b;
       arbiter.request(key, [&](uint64_t at) {
-        fetched = arbiter.submit(owner, at, address, l.bytes, false, &load_done_);
+        b.fetched = arbiter.submit(owner, at, address, l.bytes, false, &load_done_);
         live.bytes.dram_read += l.bytes;
         return Timeline(at);
       });
-      Timeline got = arbiter.await(fetched);
-      const Timeline sent = arbiter.request(key, [&chip, &live, &l](uint64_t at) {
-        const uint64_t hops = chip.ring->byte_hops();
-        const Timeline ring = chip.ring->broadcast(at, l.bytes);
-        live.bytes.ring_byte_hops += chip.ring->byte_hops() - hops;
-        return ring;
-      });
-      for (const auto& [end, cause] : sent.segments()) got.add(end, cause);
-      return got;
+      b.sent = std::make_shared<MemoryArbiter::Transfer>();
+      b.sent->wake = &chip.broadcast_done;
+      b.sent->source = "broadcast";
+      b.bytes = l.bytes;
+      b.key = key;
+      b.live = &live;
+      MemoryArbiter::TransferPtr sent = b.sent;
+      chip.broadcasts[owner]->put(std::move(b));
+      return sent;
     };
-    return MemoryArbiter::known(chip.join(0, op, t, fetch_and_send), "broadcast");
+    return chip.join(0, op, t, fetch_and_send);
   }
   MemoryArbiter::TransferPtr pending;
   bool from_buffer = false;
@@ -397,7 +425,8 @@ void UnitPipeline::storer() {
         if (chip.ideal) {
           if (core_.index_ == 0) chip.arbiter->request(key, reduce);
         } else {
-          done = chip.join(1, op, j, [&] { return chip.arbiter->request(key, reduce); });
+          done = MemoryArbiter::view(*chip.join(
+              1, op, j, [&] { return MemoryArbiter::known(chip.arbiter->request(key, reduce)); }));
         }
       }
       MemoryArbiter::TransferPtr stored;

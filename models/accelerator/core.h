@@ -59,16 +59,26 @@ struct ChipMemory {
   sc_core::sc_event progress;                   // an op started or finished on some core
 
   // A collective among all cores: each arrives with its own cycle; the last to arrive does
-  // `work` (memory requests through the arbiter, from its arrival) and every member then waits
-  // until the result is done. Returns the member's timeline: waiting for the others
-  // (dependency), then what `work` took.
-  Timeline join(int kind, uint64_t op, uint64_t seq, const std::function<Timeline()>& work);
+  // `work` (memory requests through the arbiter, from its arrival), which returns the transfer
+  // they all wait for (known at once, or completing later). Returns the member's view of it:
+  // waiting for the others (dependency), then the transfer.
+  MemoryArbiter::TransferPtr join(int kind, uint64_t op, uint64_t seq,
+                                  const std::function<MemoryArbiter::TransferPtr()>& work);
+  // Broadcasts of a tile fetched through a DRAM controller: per owner core, the thread that waits
+  // for the fetch and then sends it over the ring (so the cores' loaders need not wait).
+  struct Broadcast {
+    MemoryArbiter::TransferPtr fetched, sent;
+    uint64_t bytes = 0, key = 0;
+    LiveOp* live = nullptr;
+  };
+  std::vector<BoundedQueue<Broadcast>*> broadcasts;  // per core (queued DRAM only)
+  sc_core::sc_event broadcast_done;                  // a broadcast's `sent` completed
 
  private:
   struct Collective {
     uint64_t arrived = 0, left = 0, last_arrival = 0;
     bool complete = false;
-    Timeline result;
+    MemoryArbiter::TransferPtr result;
   };
   std::map<std::tuple<int, uint64_t, uint64_t>, Collective> collectives_;
   sc_core::sc_event collective_done_;
@@ -77,6 +87,19 @@ struct ChipMemory {
 // Merges one part's record (a tile, a core's share) into an op's: work and energy add up, checks
 // keep their largest value, the first part's mapping stands for the op's.
 void merge_record(UnitOpRecord& into, const UnitOpRecord& part, bool first);
+
+// Sends tiles over the ring once their fetch through the DRAM controller is in (one per core,
+// for the tiles it owns; see ChipMemory::broadcasts).
+class RingBroadcaster : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(RingBroadcaster);
+  RingBroadcaster(sc_core::sc_module_name name, ChipMemory& chip);
+  BoundedQueue<ChipMemory::Broadcast> jobs;
+
+ private:
+  void run();
+  ChipMemory& chip_;
+};
 
 class Core;
 
