@@ -12,9 +12,6 @@ namespace nibble {
 
 namespace {
 
-// Estimates within this many thousandths of the best count as equal (mapper.h).
-constexpr uint64_t kMarginPermille = 30;
-
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 // DRAM bytes of a rows×cols tile: rows packed one after another (a GEMM operand's tile is a
 // block of a row-major matrix); an element-wise op's tile (rows×1) is one contiguous run.
@@ -177,13 +174,38 @@ uint64_t lower_bound(const OpPlan& p, const MapperTarget& t) {
 // arrives a transfer, a latency and a ring broadcast after it was asked for, without holding this
 // core's engine (its owner rotates over the cores). What the replay leaves out: other ops running
 // at the same time, DRAM channel and bank effects beyond bandwidth and latency, shared-buffer hits.
+//
+// A plan of more than kReplayTiles tiles is replayed for a prefix of whole periods of its tile
+// sequence (a row of output tiles, or else one output tile's k steps, or else single tiles: after
+// the first rows every period repeats the one before, save the last row's edge tiles) and the rest
+// is extrapolated at the rate of the prefix's second half, which is past the pipeline's warm-up.
+// The estimate of a small plan is its full replay; a large one's costs at most kReplayTiles steps.
+constexpr uint64_t kReplayTiles = 1024;
+
 uint64_t replay(const OpPlan& p, const MapperTarget& t) {
-  const uint64_t tiles = p.tiles_per_core();
-  if (tiles == 0) return 0;
+  const uint64_t all_tiles = p.tiles_per_core();
+  if (all_tiles == 0) return 0;
+  uint64_t tiles = all_tiles;
+  if (all_tiles > kReplayTiles) {
+    const uint64_t row = p.k_tiles * (p.m_outer ? p.n_tiles : p.m_tiles);
+    const uint64_t period = 2 * row <= kReplayTiles         ? row
+                            : 2 * p.k_tiles <= kReplayTiles ? p.k_tiles
+                                                            : 1;
+    tiles = kReplayTiles / (2 * period) * 2 * period;  // an even number of periods
+  }
   const uint64_t buffers = p.double_buffer ? 2 : 1;
   const double core_bpc = core_bytes_per_cycle(p, t);
   const uint64_t latency = t.dram_latency_cycles;
   const auto dma_cycles = [&](uint64_t bytes) { return transfer_cycles(bytes, core_bpc); };
+  // A plan's tiles come in a few shapes (full and edge per dimension): price each once.
+  std::vector<std::pair<GemmShape, uint64_t>> priced;
+  const auto compute_cycles = [&](const GemmShape& shape) {
+    for (const auto& [s, cycles] : priced) {
+      if (s.m == shape.m && s.n == shape.n && s.k == shape.k) return cycles;
+    }
+    priced.emplace_back(shape, t.compute_cycles(shape));
+    return priced.back().second;
+  };
 
   std::vector<uint64_t> ready(tiles, 0), compute_end(tiles, 0);
   std::vector<uint64_t> out_free(buffers, 0);  // per output buffer (round robin), when it is free
@@ -217,7 +239,7 @@ uint64_t replay(const OpPlan& p, const MapperTarget& t) {
         start = std::max(start, out_free[buffer]);
       }
       const bool work_here = c.shape.m > 0 && c.shape.n > 0 && c.shape.k > 0;
-      compute_end[computed] = start + (work_here ? t.compute_cycles(c.shape) : 0);
+      compute_end[computed] = start + (work_here ? compute_cycles(c.shape) : 0);
       end = std::max(end, compute_end[computed]);
       if (c.last_k) {
         const uint64_t reduce = c.reduce_bytes > 0 ? t.reduce_scatter_cycles(c.reduce_bytes) : 0;
@@ -254,7 +276,11 @@ uint64_t replay(const OpPlan& p, const MapperTarget& t) {
     ready[loaded++] = in;
   }
   while (next_store < stores.size()) book_store(stores[next_store++]);
-  return end;
+  if (tiles == all_tiles) return end;
+  const uint64_t half = tiles / 2;
+  const double rate = static_cast<double>(compute_end[tiles - 1] - compute_end[half - 1]) /
+                      static_cast<double>(half);
+  return end + static_cast<uint64_t>(std::llround(rate * static_cast<double>(all_tiles - tiles)));
 }
 
 Split parse_split(const std::string& text, const std::string& where) {
@@ -290,6 +316,7 @@ void MapperParams::read(ConfigNode& node) {
   tile("tile_m", tile_m);
   tile("tile_n", tile_n);
   tile("tile_k", tile_k);
+  margin = node.get_double("margin", margin, 0, 10);
 }
 
 Json MapperParams::describe() const {
@@ -298,7 +325,8 @@ Json MapperParams::describe() const {
           {"share_operands", share_operands},
           {"tile_m", tile_m},
           {"tile_n", tile_n},
-          {"tile_k", tile_k}};
+          {"tile_k", tile_k},
+          {"margin", margin}};
 }
 
 GemmShape OpPlan::core_shape(uint64_t core) const {
@@ -476,23 +504,7 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
       }
     }
   }
-  // Stable: among equal bounds the enumeration order (m, n, k splits; larger tiles) stands.
-  std::stable_sort(fitting.begin(), fitting.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.bound < b.bound; });
-  // Replay every candidate that could be within the margin of the best, then take, of those
-  // within it, the one with the smallest footprint (then the lowest estimate, the least traffic,
-  // the enumeration order). A larger scratchpad only adds candidates, all of larger footprint than
-  // fit before, so it changes the choice only for one better by more than the margin: the choice
-  // does not flip on estimate differences smaller than the estimate's own error.
-  uint64_t best = ~uint64_t{0};
-  std::size_t replayed = 0;
-  for (Candidate& c : fitting) {
-    if (best != ~uint64_t{0} && c.bound > best + best * kMarginPermille / 1000) break;
-    c.plan.estimate_cycles = replay(c.plan, target);
-    best = std::min(best, c.plan.estimate_cycles);
-    ++replayed;
-  }
-  // A tiling whose tiles' loads keep the DRAM streaming goes before one whose do not (the replay
+  // A tiling whose tile loads keep the DRAM streaming goes before one whose do not (the replay
   // does not see the DRAM's row hits); a tile can be no larger than the core's part of the op.
   const auto streams = [&target](const OpPlan& p) {
     const GemmShape part = p.core_shape(0);
@@ -502,15 +514,30 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
     const uint64_t all = packed(p, part.m, part.k, p.bits.a) + packed(p, part.k, part.n, p.bits.b);
     return tile >= std::min(target.streaming_bytes, all);
   };
+  const bool any_streams = std::any_of(fitting.begin(), fitting.end(),
+                                       [&](const Candidate& c) { return streams(c.plan); });
+  // The choice runs over the tilings from the smallest footprint up and moves to a later one only
+  // when its estimate beats the current choice's by more than the margin (ties of footprint go to
+  // the least DRAM traffic, then the enumeration order: m, n, k splits, larger tiles first). A
+  // larger scratchpad appends tilings of larger footprint to that walk and leaves everything
+  // before them as it was, so it changes the choice only for a tiling estimated better than it by
+  // more than the margin: the choice does not follow estimate differences smaller than the
+  // estimate's own error.
+  std::stable_sort(fitting.begin(), fitting.end(), [](const Candidate& a, const Candidate& b) {
+    return std::tie(a.plan.footprint_bytes, a.traffic) <
+           std::tie(b.plan.footprint_bytes, b.traffic);
+  });
   const Candidate* pick = nullptr;
-  for (std::size_t i = 0; i < replayed; ++i) {
-    const Candidate& c = fitting[i];
-    if (c.plan.estimate_cycles > best + best * kMarginPermille / 1000) continue;
-    const auto key = [&streams](const Candidate& x) {
-      return std::make_tuple(streams(x.plan) ? 0 : 1, x.plan.footprint_bytes,
-                             x.plan.estimate_cycles, x.traffic);
-    };
-    if (pick == nullptr || key(c) < key(*pick)) pick = &c;
+  for (Candidate& c : fitting) {
+    if (any_streams && !streams(c.plan)) continue;
+    // Only a tiling that could beat the choice by more than the margin is worth replaying.
+    const uint64_t to_beat =
+        pick == nullptr ? ~uint64_t{0}
+                        : static_cast<uint64_t>(static_cast<double>(pick->plan.estimate_cycles) /
+                                                (1.0 + params.margin));
+    if (pick != nullptr && c.bound >= to_beat) continue;
+    c.plan.estimate_cycles = replay(c.plan, target);
+    if (pick == nullptr || c.plan.estimate_cycles < to_beat) pick = &c;
   }
   const bool found = pick != nullptr;
   if (!found) {

@@ -26,15 +26,19 @@
 // of two >= 8 below it, and the whole dimension; both loop orders) that fits is scored by an
 // estimate of its cycles: core 0's tiles replayed through the core's pipeline (loads, compute,
 // stores and the buffers between them on one in-order DMA engine at the core's share of the DRAM
-// bandwidth plus its latency; see replay() in mapper.cpp). Of the tilings within 3% of the best
-// estimate, the one whose tile loads are large enough to keep the DRAM streaming
-// (MapperTarget::streaming_bytes) wins, then the smallest footprint, the lowest estimate, the
-// least DRAM traffic and the order m, n, k. Since a larger scratchpad only adds tilings of larger
-// footprint, it changes the choice only for a tiling estimated better by more than the margin, so
-// estimate errors below it cannot make a larger scratchpad pick a slower plan. A split named in
-// the config (mapper.split) or on the op (`split` in the trace) overrides the choice of split;
-// mapper.tile_m/_n/_k fix the tile sizes (capped by each core's part), for RTL comparisons and
-// tests.
+// bandwidth plus its latency; see replay() in mapper.cpp; a plan of more than 1024 tiles is
+// replayed for a prefix of whole periods of its tile sequence and extrapolated at its steady
+// rate). Only tilings whose tile loads are large enough to keep the DRAM streaming
+// (MapperTarget::streaming_bytes) compete, when there are any. The choice walks them from the
+// smallest footprint up and moves to a larger one only when its estimate beats the current
+// choice's by more than mapper.margin (10%; ties of footprint go to the least DRAM traffic, then
+// the order m, n, k and larger tiles). A larger scratchpad only appends tilings of larger
+// footprint to that walk, so it changes the choice only for one estimated faster by more than the
+// margin: the choice does not follow estimate differences smaller than the estimate's error (the
+// replay does not see the DRAM controller's row conflicts and write drains, so on DRAM-bound ops
+// its estimates are low by up to a third). A split named in the config (mapper.split) or on the op
+// (`split` in the trace) overrides the choice of split; mapper.tile_m/_n/_k fix the tile sizes
+// (capped by each core's part), for RTL comparisons and tests.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +59,9 @@ struct MapperParams {
   bool double_buffer = true;   // two tile buffers, loads overlap compute
   bool share_operands = true;  // broadcast the operand all cores need over the ring
   uint64_t tile_m = 0, tile_n = 0, tile_k = 0;  // fixed tile sizes (0: the heuristic chooses)
+  // A tiling of larger footprint replaces a smaller one only when estimated faster by more than
+  // this share (see "Choice" above); 0 takes the best estimate.
+  double margin = 0.1;
 
   void read(ConfigNode& node);
   Json describe() const;

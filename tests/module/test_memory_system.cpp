@@ -180,6 +180,9 @@ TEST(MemorySystem, SplitOverKReducesOverTheRing) {
   Json config = base_config(1024, 2);
   config["accelerator"]["cores"] = 2;
   config["accelerator"]["ring"] = {{"bytes_per_cycle", 8}, {"hop_cycles", 2}};
+  // Each core's part as one tile (the mapper's walk would take a smaller footprint within the
+  // margin).
+  config["accelerator"]["mapper"] = {{"tile_m", 4}, {"tile_n", 4}, {"tile_k", 32}};
   Workload w;
   Op op = gemm("g", 4, 4, 64);
   op.split = "k";

@@ -199,37 +199,76 @@ TEST(Mapper, OneCoreWithIdealMemoryRunsTheOpAsOneTile) {
   EXPECT_EQ(w.reduce_bytes, 0u);
 }
 
-// The choice: of the tilings within 3% of the best estimate, the smallest footprint. Compute per
-// tile is m·n·k / 64 + 10 and DRAM costs nothing here, so 64×48×40 takes 1920 + 10 per tile; the
-// best is one tile, 1930, and 3% of it is 57 (integer thousandths: 1930·30/1000), so up to 6 tiles
-// (1980) count. Footprints, 2·(A + B + C) with rows in 16-byte words (4-bit A and B, 32-bit
-// partial sums): (64,48,40) one tile 2·(64·32 + 40·32 + 64·192) = 31232; (32,16,40) 2·3 = 6 tiles
-// 2·(32·32 + 40·16 + 32·64) = 7424, the least of the ≤ 6-tile ones ((64,8,40) 9472, (16,48,40)
-// 9728, (64,16,32) 11264). k fits one tile, so either loop order works: m outer reads A once and
-// B twice (1280 + 2·960 = 3200 bytes), n outer A three times and B once (3·1280 + 960 = 4800).
-TEST(Mapper, TilingsWithinTheMarginGoToTheSmallestFootprint) {
+// The choice walks the tilings from the smallest footprint up (then the least traffic) and moves
+// to a later one only when it is estimated faster than the current choice by more than the 10%
+// margin. Compute per tile is m·n·k / 64 + 10 and DRAM costs nothing here, so a tiling of T tiles
+// of 64×48×40 takes 1920 + 10·T. Footprints are 2·(A + B + C) with rows in 16-byte words (4-bit A
+// and B, 32-bit partial sums). The walk's choices:
+//   (8,8,8)    1024 bytes, 8·6·5 = 240 tiles, 4320
+//   (8,8,16)   1280 bytes, 8·6·3 = 144 tiles, 3360  (< 4320 / 1.1 = 3927)
+//   (8,16,16)  1792 bytes, 8·3·3 = 72 tiles,  2640  (< 3360 / 1.1 = 3054)
+//   (8,16,40)  2816 bytes, 8·3 = 24 tiles,    2160  (< 2640 / 1.1 = 2400), n outer: with one k
+//              tile it reads B once and A three times (960 + 3·1280 = 4800), m outer the reverse
+//              (1280 + 8·960 = 8960), so n outer comes first at equal footprint
+//   (16,48,40) 2·(16·32 + 40·32 + 16·192) = 9728 bytes, 4·1 = 4 tiles, 1960 (< 2160 / 1.1 = 1963),
+//              n outer (A once, B once: 1280 + 960 = 2240)
+// and nothing after it beats 1960 / 1.1 = 1781: the best possible is one tile, 1930.
+TEST(Mapper, ALargerTilingWinsOnlyWhenFasterByMoreThanTheMargin) {
   const GemmShape shape{64, 48, 40};
   TargetSpec spec;
   spec.dram_bytes_per_cycle = 1e12;
   spec.dram_latency_cycles = 0;
   const OpPlan p =
       map_op(gemm_op(shape), shape, kGemmBits, mapper_params(true, true), make_target(spec), "");
-  EXPECT_EQ(p.tm, 32u);
-  EXPECT_EQ(p.tn, 16u);
+  EXPECT_EQ(p.tm, 16u);
+  EXPECT_EQ(p.tn, 48u);
   EXPECT_EQ(p.tk, 40u);
-  EXPECT_EQ(p.tiles_per_core(), 6u);
-  EXPECT_EQ(p.estimate_cycles, 1980u);  // 6 · (32·16·40 / 64 + 10) = 6 · 330
-  EXPECT_EQ(p.footprint_bytes, 7424u);
-  EXPECT_TRUE(p.m_outer);
-  EXPECT_EQ(p.dram_read_bytes, 3200u);
-  // With 100 cycles a tile, a second tile costs 100 / 2020 = 4.95% more than the whole op: beyond
-  // the margin, so the whole op wins whatever its footprint.
+  EXPECT_EQ(p.tiles_per_core(), 4u);
+  EXPECT_EQ(p.estimate_cycles, 1960u);  // 4 · (16·48·40 / 64 + 10) = 4 · 490
+  EXPECT_EQ(p.footprint_bytes, 9728u);
+  EXPECT_FALSE(p.m_outer);
+  EXPECT_EQ(p.dram_read_bytes, 2240u);
+  // With 100 cycles a tile the same walk reaches (16,48,40) at 1920 + 4·100 = 2320, and the whole
+  // op as one tile, 2020, beats 2320 / 1.1 = 2109: it wins whatever its footprint.
   MapperTarget costly = make_target(spec);
   costly.compute_cycles = [](const GemmShape& g) { return g.m * g.n * g.k / 64 + 100; };
   const OpPlan whole =
       map_op(gemm_op(shape), shape, kGemmBits, mapper_params(true, true), costly, "");
   EXPECT_EQ(whole.tiles_per_core(), 1u);
   EXPECT_EQ(whole.estimate_cycles, 2020u);  // 1920 + 100
+  // With no margin the walk takes the best estimate: one tile, 1930.
+  MapperParams eager = mapper_params(true, true);
+  eager.margin = 0;
+  const OpPlan best = map_op(gemm_op(shape), shape, kGemmBits, eager, make_target(spec), "");
+  EXPECT_EQ(best.tiles_per_core(), 1u);
+  EXPECT_EQ(best.estimate_cycles, 1930u);  // 1920 + 10
+}
+
+// A plan of more than 1024 tiles is estimated from a replayed prefix of whole periods of its tile
+// sequence, extrapolated at the prefix's steady rate. Forced 8×8×8 tiles of 256×256×64: 32·32·8
+// = 8192 tiles; a row of output tiles is 32·8 = 256 tiles, so the prefix is 1024 tiles (4 rows).
+// Each tile computes for 8·8·8 / 64 + 10 = 18 cycles and loads 2·32 bytes; DRAM is free, so the
+// compute never waits: the prefix ends at 1024·18 and its second half runs at 18 a tile, giving
+// 1024·18 + (8192 − 1024)·18 = 8192·18 = 147456, what a full replay gives.
+TEST(Mapper, ALongPlanIsEstimatedFromItsSteadyPrefix) {
+  const GemmShape shape{256, 256, 64};
+  TargetSpec spec;
+  spec.dram_bytes_per_cycle = 1e12;
+  spec.dram_latency_cycles = 0;
+  MapperParams params = mapper_params(true, true);
+  params.tile_m = params.tile_n = params.tile_k = 8;
+  const OpPlan p = map_op(gemm_op(shape), shape, kGemmBits, params, make_target(spec), "");
+  EXPECT_EQ(p.tiles_per_core(), 8192u);
+  EXPECT_EQ(p.estimate_cycles, 147456u);  // 8192 · 18
+  // With a 100-cycle latency, double buffering keeps two loads in flight: tile i's load asks when
+  // tile i − 2 is done, so tiles go in pairs every 100 + 18 = 118 cycles after the first pair
+  // (tile 1 ends at 100 + 2·18 = 136), and the last output tile's store lands 100 cycles after
+  // the last compute. Full replay: 136 + 118·4095 + 100 = 483446. The prefix: tile 1023 ends at
+  // 136 + 118·511 = 60434, its store at 60534; the second half runs at 118·256 / 512 = 59 a tile;
+  // 60534 + 7168·59 = 483446, the same.
+  spec.dram_latency_cycles = 100;
+  const OpPlan late = map_op(gemm_op(shape), shape, kGemmBits, params, make_target(spec), "");
+  EXPECT_EQ(late.estimate_cycles, 483446u);
 }
 
 TEST(Mapper, TheChosenTilingFitsTheScratchpad) {
