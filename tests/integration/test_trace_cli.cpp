@@ -229,10 +229,12 @@ TEST(TraceCli, GeneratedTracesReplay) {
 // Every built-in network, batch 1, the paper's recipe, through the simulator on the default
 // config: the run completes, reports every op, and its forward GEMMs do the MACs the generator
 // says the forward pass has (source.forward_macs), so nothing was lost between the two.
-TEST(TraceCli, EveryNetworkReplaysOnTheDefaultConfig) {
+class EveryNetwork : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryNetwork, ReplaysOnTheDefaultConfig) {
   const fs::path dir = scratch();
-  for (const std::string& n : kNetworks) {
-    SCOPED_TRACE(n);
+  {
+    const std::string& n = GetParam();
     const std::string trace = (dir / (n + ".json")).string();
     Outcome o =
         nibble("trace --network " + n + " --batch 1 --recipe int4-fp4 -o '" + trace + "'", dir);
@@ -253,6 +255,16 @@ TEST(TraceCli, EveryNetworkReplaysOnTheDefaultConfig) {
     EXPECT_GT(report["cycles"].get<uint64_t>(), 0u);
   }
 }
+
+// One test per network, so that each has its own timeout and ctest spreads them over the cores.
+INSTANTIATE_TEST_SUITE_P(TraceCli, EveryNetwork, ::testing::ValuesIn(kNetworks),
+                         [](const ::testing::TestParamInfo<std::string>& network) {
+                           std::string name = network.param;
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace nibble
