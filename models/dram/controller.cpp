@@ -445,6 +445,9 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool 
   const uint64_t bus = sat_sub(ch.bus_free, lat);
   int col_issue = -1, row_issue = -1;
   uint64_t best_data = kNever;
+  // The earliest column and row commands and the first transaction of each (for then_issue).
+  uint64_t col_min = kNever, row_min = kNever;
+  std::size_t col_first = 0, row_first = 0;
   // Transactions of one bank that hit its open row share their candidate, as do those that do
   // not: each is computed once a scan (slot 2 x bank + hit).
   const uint64_t serial = ++scan_serial_;
@@ -494,6 +497,11 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool 
       if (hit && issue_only) break;
     }
     s.next = std::min(s.next, c.cmd);
+    uint64_t& least = hit ? col_min : row_min;
+    if (c.cmd < least) {
+      least = c.cmd;
+      (hit ? col_first : row_first) = i;
+    }
     if (c.data < best_data) {
       best_data = c.data;
       s.cause = c.cause;
@@ -507,6 +515,12 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool 
     s.issue = ch.banks[q[s.txn].bank].open ? kPre : kAct;
   }
   if (s.issue >= 0 && s.issue != kRef) s.bank = q[s.txn].bank;
+  // At `next` (before refresh is due) the candidates' times are as computed here: each is the
+  // max of `now` and bounds that only a command or an arrival moves, and none is below `next`.
+  if (s.next < ch.refresh_due) {
+    s.then_issue = col_min == s.next ? kColumn : kPre;  // kPre: a row command (PRE or ACT)
+    s.then_txn = col_min == s.next ? col_first : row_first;
+  }
   return s;
 }
 
@@ -588,12 +602,22 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
                             bool* any_done) {
   bool& any = *any_done;
   account(ch, now);
+  bool arrived = false;
   while (!ch.arrivals.empty() && ch.arrivals.front().arrival <= now) {
     const Txn t = ch.arrivals.front();
     ch.arrivals.pop_front();
     accept(ch, t, now, done, &any);
+    arrived = true;
   }
-  Scan s = scan(ch, now, true);
+  Scan s;
+  if (!arrived && ch.planned_at == now && ch.planned_issue >= 0) {
+    // Nothing changed since the last decision's complete scan: its plan is this scan's result.
+    s.txn = ch.planned_txn;
+    s.bank = ch.queue[write_mode(ch) ? 1 : 0][s.txn].bank;
+    s.issue = ch.planned_issue == kColumn ? kColumn : ch.banks[s.bank].open ? kPre : kAct;
+  } else {
+    s = scan(ch, now, true);
+  }
   if (s.issue >= 0) {
     Bank& b = ch.banks[s.bank];
     const bool write = write_mode(ch);
@@ -699,6 +723,9 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
   ch.next_allowed = now + 1;
   ch.internal_next = s.next;
   ch.cause = s.cause;
+  ch.planned_at = s.next;
+  ch.planned_issue = s.then_issue;
+  ch.planned_txn = s.then_txn;
 }
 
 // --- Reporting -----------------------------------------------------------------------------------

@@ -177,6 +177,11 @@ class DramController : public QueuedDram {
     bool draining = false;     // write drain (high watermark reached, not yet at the low one)
     uint64_t cursor = 0;       // data bus tCK accounted up to here
     int cause = -1;            // stall cause of idle bus tCK from cursor on (-1: idle)
+    // The last decision's plan for its next one (Scan::then_*): a decision at `planned_at` that
+    // accepts no arrival issues it without scanning the queue again.
+    uint64_t planned_at = QueuedDram::kNever;
+    int planned_issue = -1;
+    std::size_t planned_txn = 0;
     ChannelStats stats;
   };
   struct Request {
@@ -191,6 +196,10 @@ class DramController : public QueuedDram {
     uint32_t bank = 0;
     uint64_t next = QueuedDram::kNever;  // earliest time any candidate could issue
     int cause = -1;
+    // What a scan at `next` would issue if nothing arrives first (complete scans before refresh
+    // is due only; -1 otherwise): the first ready column command, else the first row command.
+    int then_issue = -1;
+    std::size_t then_txn = 0;
   };
 
   // The ps of tCK edge `cycle`, floor(cycle x tCK) (exact in 64 bits for any edge < 2^64).
