@@ -610,7 +610,7 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
     arrived = true;
   }
   Scan s;
-  if (!arrived && ch.planned_at == now && ch.planned_issue >= 0) {
+  if (!arrived && ch.internal_next == now && ch.planned_issue >= 0) {
     // Nothing changed since the last decision's complete scan: its plan is this scan's result.
     s.txn = ch.planned_txn;
     s.bank = ch.queue[write_mode(ch) ? 1 : 0][s.txn].bank;
@@ -723,7 +723,6 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
   ch.next_allowed = now + 1;
   ch.internal_next = s.next;
   ch.cause = s.cause;
-  ch.planned_at = s.next;
   ch.planned_issue = s.then_issue;
   ch.planned_txn = s.then_txn;
 }

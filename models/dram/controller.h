@@ -177,9 +177,8 @@ class DramController : public QueuedDram {
     bool draining = false;     // write drain (high watermark reached, not yet at the low one)
     uint64_t cursor = 0;       // data bus tCK accounted up to here
     int cause = -1;            // stall cause of idle bus tCK from cursor on (-1: idle)
-    // The last decision's plan for its next one (Scan::then_*): a decision at `planned_at` that
-    // accepts no arrival issues it without scanning the queue again.
-    uint64_t planned_at = QueuedDram::kNever;
+    // The last decision's plan for its next one, at internal_next (Scan::then_*): a decision then
+    // that accepts no arrival issues it without scanning the queue again.
     int planned_issue = -1;
     std::size_t planned_txn = 0;
     ChannelStats stats;
