@@ -61,6 +61,7 @@ SimSettings SimSettings::from_config(ConfigNode& root) {
   s.vcd_pes_origin = sim.origin_of("vcd_pes");
   s.vcd_pes = parse_pes(pes, s.vcd_pes_origin + ": sim.vcd_pes");
   s.ideal_memory = sim.get_bool("ideal_memory", false);
+  s.fast_forward = sim.get_bool("fast_forward", true);
   sim.finish();
   return s;
 }
@@ -177,6 +178,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
   const std::string dram_impl = dram.get_choice("impl", "simple", dram_impls.names());
   chip_.dram = dram_impls.create(dram_impl, dram, settings.core_mhz);
   chip_.reservation_dram = dynamic_cast<ReservationDram*>(chip_.dram.get());
+  chip_.dram->fast_forward(settings.fast_forward);
   dram.finish();
   if (auto* queued = dynamic_cast<QueuedDram*>(chip_.dram.get())) {
     queued_dma_ = std::make_unique<QueuedDma>(*queued, cores_[0]->dma().params(), chip_.cores,

@@ -50,6 +50,7 @@ struct SimSettings {
   std::vector<TracedPe> vcd_pes;        // sim.vcd_pes: PEs whose registers go to a VCD file
   std::string vcd_pes_origin;           // where sim.vcd_pes came from, for messages
   bool ideal_memory = false;            // sim.ideal_memory: transfers take no time
+  bool fast_forward = true;             // sim.fast_forward: exact shortcuts (same report)
 
   // Reads `clock` and `sim` from the root of a config.
   static SimSettings from_config(ConfigNode& root);

@@ -224,6 +224,12 @@ DramController::DramController(const DramControllerParams& params, double core_m
     ch.refresh_due = t_.refi;
     ch.internal_next = t_.refi;
   }
+  // Leaves past the last channel repeat channel 0, which never loses a tie to them.
+  while (leaves_ < channels_.size()) leaves_ *= 2;
+  earliest_.assign(2 * leaves_, 0);
+  for (std::size_t c = 0; c < channels_.size(); ++c)
+    earliest_[leaves_ + c] = static_cast<uint32_t>(c);
+  for (std::size_t c = 0; c < channels_.size(); ++c) promote(c);
   split_slot_.assign(params_.channels * params_.banks, {0, 0});
   candidates_.resize(2 * params_.banks);
 }
@@ -331,23 +337,23 @@ void DramController::enqueue(uint64_t arrival_ps, const DramRequest& request) {
 }
 
 uint64_t DramController::next_event_ps() const {
-  uint64_t t = kNever;
-  for (const Channel& ch : channels_) t = std::min(t, ch.published);
+  const uint64_t t = channels_[earliest_[1]].published;
   return t == kNever ? kNever : edge_ps(t);
 }
 
 bool DramController::run(uint64_t limit_ps, std::vector<DramCompletion>& done) {
   while (true) {
-    std::size_t best = channels_.size();
-    uint64_t t = kNever;
-    for (std::size_t c = 0; c < channels_.size(); ++c) {
-      if (channels_[c].published < t) {
-        t = channels_[c].published;
-        best = c;
-      }
-    }
+    const std::size_t best = earliest_[1];
+    const uint64_t t = channels_[best].published;
     if (t == kNever || edge_ps(t) >= limit_ps) return false;
     if (step(best, t, done)) return true;
+  }
+}
+
+void DramController::promote(std::size_t channel) {
+  for (std::size_t k = (leaves_ + channel) / 2; k >= 1; k /= 2) {
+    const uint32_t l = earliest_[2 * k], r = earliest_[2 * k + 1];
+    earliest_[k] = channels_[r].published < channels_[l].published ? r : l;
   }
 }
 
@@ -365,6 +371,7 @@ bool DramController::write_mode(const Channel& ch) const {
 void DramController::publish(Channel& ch) {
   const uint64_t arrival = ch.arrivals.empty() ? kNever : ch.arrivals.front().arrival;
   ch.published = std::min(arrival, queued(ch) ? ch.internal_next : kNever);
+  promote(static_cast<std::size_t>(&ch - channels_.data()));
 }
 
 uint64_t DramController::faw_bound(const Channel& ch) const {
@@ -448,6 +455,10 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool 
   // The earliest column and row commands and the first transaction of each (for then_issue).
   uint64_t col_min = kNever, row_min = kNever;
   std::size_t col_first = 0, row_first = 0;
+  // For Scan::stream_until: the earliest row command + 1 (a row command at a burst's own time
+  // waits for the next tCK), the earliest tRCD end of the open rows of hit candidates seen so far
+  // (older than the current one) and its value when col_first was chosen.
+  uint64_t row_until = kNever, older_col_ready = kNever, col_first_older = kNever;
   // Transactions of one bank that hit its open row share their candidate, as do those that do
   // not: each is computed once a scan (slot 2 x bank + hit).
   const uint64_t serial = ++scan_serial_;
@@ -489,6 +500,7 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool 
       c.data = column + lat;
     }
     if (c.skip) continue;
+    if (!hit) row_until = std::min(row_until, c.cmd + 1);
     if (c.cmd == now) {
       int& first = hit ? col_issue : row_issue;
       if (first < 0) first = static_cast<int>(i);
@@ -501,7 +513,9 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool 
     if (c.cmd < least) {
       least = c.cmd;
       (hit ? col_first : row_first) = i;
+      if (hit) col_first_older = older_col_ready;
     }
+    if (hit) older_col_ready = std::min(older_col_ready, b.next_col);
     if (c.data < best_data) {
       best_data = c.data;
       s.cause = c.cause;
@@ -520,17 +534,31 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool 
   if (s.next < ch.refresh_due) {
     s.then_issue = col_min == s.next ? kColumn : kPre;  // kPre: a row command (PRE or ACT)
     s.then_txn = col_min == s.next ? col_first : row_first;
+    // While only that transaction's bursts issue, each is ready tBurst after the previous one
+    // (the bus bound) and every other candidate's bounds stay as they are: a row command's (PRE
+    // and ACT timing move with row commands only) and an older hit's tRCD end. The turnaround
+    // bound of this direction moves with the other direction's data only. Its bursts before
+    // the earliest of those, and before refresh is due, are therefore the only decisions.
+    if (s.then_issue == kColumn) {
+      s.stream_until = std::min({ch.refresh_due, row_until, col_first_older});
+    }
   }
   return s;
+}
+
+int DramController::cause_of(const Channel& ch) const {
+  // A stale cause is that of the scan the last decision skipped: nothing has changed since.
+  return ch.cause_stale ? scan(ch, ch.next_allowed).cause : ch.cause;
 }
 
 void DramController::account(Channel& ch, uint64_t now) {
   if (ch.cursor >= now) return;
   const uint64_t n = now - ch.cursor;
-  if (ch.cause < 0) {
+  const int cause = cause_of(ch);
+  if (cause < 0) {
     ch.stats.idle_cycles += n;
   } else {
-    ch.stats.stall_cycles[static_cast<std::size_t>(ch.cause)] += n;
+    ch.stats.stall_cycles[static_cast<std::size_t>(cause)] += n;
   }
   ch.cursor = now;
 }
@@ -568,6 +596,7 @@ void DramController::enter(Channel& ch, const Txn& txn, uint64_t now,
   Bank& b = ch.banks[txn.bank];
   if (b.open && b.row == txn.row) ++b.hits[w];
   ch.queue[w].push_back(txn);
+  ch.stream_until = 0;  // a new candidate: the stream's horizon is recomputed
   uint64_t& peak = txn.write ? ch.stats.peak_write_queue : ch.stats.peak_read_queue;
   peak = std::max<uint64_t>(peak, ch.queue[w].size());
   if (txn.write) {
@@ -667,7 +696,19 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
             ++ch.stats.row_misses;
           }
         }
-        if (--t.bursts_left == 0) {
+        if (--t.bursts_left > 0 && stream_skip_ && ch.stream_until > 0 && s.txn == ch.stream_txn &&
+            now + t_.burst < ch.stream_until) {
+          // The stream's next burst is the next decision (Scan::stream_until): what a scan
+          // at now + 1 would find, without it.
+          ++scans_skipped_;
+          ch.next_allowed = now + 1;
+          ch.internal_next = now + t_.burst;
+          ch.cause_stale = true;
+          ch.planned_issue = kColumn;
+          ch.planned_txn = s.txn;
+          return;
+        }
+        if (t.bursts_left == 0) {
           const Txn finished = t;
           q.erase(q.begin() + static_cast<std::ptrdiff_t>(s.txn));
           --b.hits[w];
@@ -723,8 +764,11 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
   ch.next_allowed = now + 1;
   ch.internal_next = s.next;
   ch.cause = s.cause;
+  ch.cause_stale = false;
   ch.planned_issue = s.then_issue;
   ch.planned_txn = s.then_txn;
+  ch.stream_until = s.stream_until;
+  ch.stream_txn = s.then_txn;
 }
 
 // --- Reporting -----------------------------------------------------------------------------------
@@ -873,7 +917,8 @@ Json DramController::summary(uint64_t end_cycle) const {
     std::array<uint64_t, kDramStalls> stalls = s.stall_cycles;
     uint64_t idle = s.idle_cycles;
     if (end_tck > ch.cursor) {
-      (ch.cause < 0 ? idle : stalls[static_cast<std::size_t>(ch.cause)]) += end_tck - ch.cursor;
+      const int cause = cause_of(ch);
+      (cause < 0 ? idle : stalls[static_cast<std::size_t>(cause)]) += end_tck - ch.cursor;
     }
     Json stall_json = Json::object();
     for (std::size_t k = 0; k < kDramStalls; ++k) {

@@ -134,7 +134,11 @@ class DramController : public QueuedDram {
   };
   const ChannelStats& channel_stats(std::size_t channel) const { return channels_[channel].stats; }
   uint64_t channel_count() const override { return channels_.size(); }
+  // Off: every decision scans its queue in full (no stream skips).
+  void fast_forward(bool on) override { stream_skip_ = on; }
   uint64_t requests() const { return requests_; }
+  // For tests and benchmarks: the scans that streams skipped.
+  uint64_t scans_skipped() const { return scans_skipped_; }
 
  private:
   struct Txn {
@@ -181,6 +185,13 @@ class DramController : public QueuedDram {
     // that accepts no arrival issues it without scanning the queue again.
     int planned_issue = -1;
     std::size_t planned_txn = 0;
+    // A stream: while only column commands of the planned transaction issue and nothing enters
+    // the queue, its next burst is the next decision as long as it comes before stream_until
+    // (Scan::stream_until; 0: no stream). Its bursts then skip the scan after each command, and
+    // `cause` is left to be computed when it is next needed (cause_stale).
+    uint64_t stream_until = 0;
+    std::size_t stream_txn = 0;
+    bool cause_stale = false;
     ChannelStats stats;
   };
   struct Request {
@@ -199,6 +210,10 @@ class DramController : public QueuedDram {
     // is due only; -1 otherwise): the first ready column command, else the first row command.
     int then_issue = -1;
     std::size_t then_txn = 0;
+    // With then_issue a column command: the earliest time another command could compete with
+    // that transaction's bursts (refresh due, a row command, an older transaction's row becoming
+    // ready); its bursts before then follow each other at tBurst, nothing else deciding.
+    uint64_t stream_until = 0;
   };
 
   // The ps of tCK edge `cycle`, floor(cycle x tCK) (exact in 64 bits for any edge < 2^64).
@@ -220,6 +235,8 @@ class DramController : public QueuedDram {
   // One decision: accept what arrived, issue at most one command, find the next decision time.
   void decide(Channel& ch, uint64_t now, std::vector<DramCompletion>& done, bool* any_done);
   void account(Channel& ch, uint64_t now);
+  // The stall cause of the bus from the channel's last decision on (computed if stale).
+  int cause_of(const Channel& ch) const;
   // An arrival: into its queue, or the overflow FIFO when the queue is full (or others wait).
   void accept(Channel& ch, const Txn& txn, uint64_t now, std::vector<DramCompletion>& done,
               bool* any);
@@ -237,6 +254,12 @@ class DramController : public QueuedDram {
   uint64_t frontend_ps_ = 0;
   uint64_t high_watermark_ = 0, low_watermark_ = 0;
   std::vector<Channel> channels_;
+  // A tournament over the channels' `published` times: node k (from 1) holds the channel of the
+  // earliest of its two children, the lower index on a tie; leaves are at leaves_ + channel, the
+  // earliest channel at node 1. run() and next_event_ps() read it, publish() updates one path.
+  std::size_t leaves_ = 1;
+  std::vector<uint32_t> earliest_;
+  void promote(std::size_t channel);
   std::vector<Request> slots_;
   std::vector<uint32_t> free_slots_;
   // Per channel x bank, the transaction of the request being split that uses it (enqueue()).
@@ -244,6 +267,8 @@ class DramController : public QueuedDram {
   std::vector<std::pair<std::size_t, Txn>> split_;  // the transactions of that request
   uint64_t requests_ = 0;
   uint64_t last_arrival_ps_ = 0;
+  uint64_t scans_skipped_ = 0;
+  bool stream_skip_ = true;
   // scan()'s per-bank candidates (scratch, valid while `serial` is the scan's).
   struct Candidate {
     uint64_t serial = 0, cmd = 0, data = 0;
