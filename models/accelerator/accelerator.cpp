@@ -156,6 +156,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, ConfigNode accelerator,
   context_.vcd = vcd;
   context_.traced_pes = settings.vcd_pes;
   context_.seed = settings.seed;
+  context_.fast_forward = settings.fast_forward;
 
   chip_.clock = &clock_;
   chip_.ops = &ops_;

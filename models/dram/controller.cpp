@@ -460,46 +460,45 @@ DramController::Scan DramController::scan(const Channel& ch, uint64_t now, bool 
   // (older than the current one) and its value when col_first was chosen.
   uint64_t row_until = kNever, older_col_ready = kNever, col_first_older = kNever;
   // Transactions of one bank that hit its open row share their candidate, as do those that do
-  // not: each is computed once a scan (slot 2 x bank + hit).
+  // not (slot 2 x bank + hit). A candidate is decided by its oldest transaction: its times are
+  // computed there, and its younger ones change nothing below (no time is strictly earlier,
+  // the first ready one is already chosen), so they are passed over.
   const uint64_t serial = ++scan_serial_;
   for (std::size_t i = 0; i < q.size(); ++i) {
     const Txn& t = q[i];
     const Bank& b = ch.banks[t.bank];
     const bool hit = b.open && b.row == t.row;
     Candidate& c = candidates_[2 * t.bank + (hit ? 1 : 0)];
-    if (c.serial != serial) {
-      c.serial = serial;
-      c.skip = false;
-      uint64_t column = 0;  // its column command
-      if (hit) {
-        c.cmd = column = column_earliest(ch, b, write, now, &c.cause);
+    if (c.serial == serial) continue;
+    c.serial = serial;
+    uint64_t column = 0;  // its column command
+    if (hit) {
+      c.cmd = column = column_earliest(ch, b, write, now, &c.cause);
+    } else {
+      uint64_t act = 0;
+      if (b.open) {
+        // Another row is open: close it unless a queued request still hits it.
+        if (b.hits[write ? 1 : 0] > 0) continue;
+        c.cmd = std::max(now, b.next_pre);
+        c.cause =
+            b.next_pre > now && b.pre_by_bank ? stall(DramStall::kBank) : stall(DramStall::kRow);
+        act = c.cmd + t_.rp;
+        const uint64_t window = std::max(ch.rrd_bound, faw_bound(ch));
+        if (window > act) {
+          act = window;
+          c.cause = stall(DramStall::kActivationWindow);
+        }
       } else {
-        uint64_t act = 0;
-        if (b.open) {
-          // Another row is open: close it unless a queued request still hits it.
-          c.skip = b.hits[write ? 1 : 0] > 0;
-          c.cmd = std::max(now, b.next_pre);
-          c.cause =
-              b.next_pre > now && b.pre_by_bank ? stall(DramStall::kBank) : stall(DramStall::kRow);
-          act = c.cmd + t_.rp;
-          const uint64_t window = std::max(ch.rrd_bound, faw_bound(ch));
-          if (window > act) {
-            act = window;
-            c.cause = stall(DramStall::kActivationWindow);
-          }
-        } else {
-          c.cmd = act = act_earliest(ch, b, now, &c.cause);
-        }
-        column = act + t_.rcd;
-        if (turn > column) {
-          column = turn;
-          c.cause = stall(DramStall::kTurnaround);
-        }
-        column = std::max(column, bus);
+        c.cmd = act = act_earliest(ch, b, now, &c.cause);
       }
-      c.data = column + lat;
+      column = act + t_.rcd;
+      if (turn > column) {
+        column = turn;
+        c.cause = stall(DramStall::kTurnaround);
+      }
+      column = std::max(column, bus);
     }
-    if (c.skip) continue;
+    c.data = column + lat;
     if (!hit) row_until = std::min(row_until, c.cmd + 1);
     if (c.cmd == now) {
       int& first = hit ? col_issue : row_issue;

@@ -273,7 +273,6 @@ class DramController : public QueuedDram {
   struct Candidate {
     uint64_t serial = 0, cmd = 0, data = 0;
     int cause = -1;
-    bool skip = false;
   };
   mutable std::vector<Candidate> candidates_;
   mutable uint64_t scan_serial_ = 0;

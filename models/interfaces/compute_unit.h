@@ -66,6 +66,7 @@ struct UnitContext {
   VcdWriter* vcd = nullptr;          // waveform sink (cycle fidelity), may be null
   std::vector<TracedPe> traced_pes;  // which PEs of the GEMM units to trace
   uint64_t seed = 1;                 // sim.seed, for stochastic rounding
+  bool fast_forward = true;          // sim.fast_forward: exact shortcuts (the same report)
 };
 
 // What a unit reports about one finished op. Counts are integers; energy events are priced at

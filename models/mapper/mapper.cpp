@@ -28,11 +28,17 @@ uint64_t laid_out(const OpPlan& p, uint64_t rows, uint64_t cols, uint64_t bits) 
 struct Class {
   uint64_t size = 0, count = 0;
 };
-std::vector<Class> classes(uint64_t extent, uint64_t t) {
-  std::vector<Class> out;
+struct Classes {  // in place (the estimates call this per tile shape, millions of times)
+  Class c[2];
+  std::size_t n = 0;
+  const Class* begin() const { return c; }
+  const Class* end() const { return c + n; }
+};
+Classes classes(uint64_t extent, uint64_t t) {
+  Classes out;
   if (extent == 0) return out;
-  if (extent / t > 0) out.push_back({t, extent / t});
-  if (extent % t > 0) out.push_back({extent % t, 1});
+  if (extent / t > 0) out.c[out.n++] = {t, extent / t};
+  if (extent % t > 0) out.c[out.n++] = {extent % t, 1};
   return out;
 }
 

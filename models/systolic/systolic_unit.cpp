@@ -298,29 +298,38 @@ void SystolicUnit::run_tile(const FoldMapping& m, uint64_t& cycles) {
   }
 }
 
-// One wait per clock cycle while the grid steps. Under the scalesim schedule SCALE-Sim numbers
-// cycles from 0, so an op is charged one cycle less than it steps (see systolic_timing.h) and the
-// next op starts in the cycle of this one's last MAC.
+// The grid steps one clock cycle at a time, step i at the op's start + i cycles. Nothing outside
+// the grid acts on it during an op, so by default (sim.fast_forward) it steps to the end in a
+// plain loop and the unit waits once for all its cycles; with fast_forward off the unit waits
+// one cycle after each step (the same cycles, waveforms and report). Under the scalesim schedule
+// SCALE-Sim numbers cycles from 0, so an op is charged one cycle less than it steps (see
+// systolic_timing.h) and the next op starts in the cycle of this one's last MAC.
 void SystolicUnit::run_cycle(const Op& op, const PeMode& mode, GemmValueEngine* engine,
                              uint64_t& cycles) {
   grid_->start(lane_gemm(op.gemm, params_.dataflow, mode), engine);
   const bool scalesim = params_.schedule == Schedule::kScaleSim;
   const sc_core::sc_time one = context_.clock->cycles(1);
+  const uint64_t start = sc_core::sc_time_stamp().value(), period = one.value();
+  uint64_t steps = 0;
   for (;;) {
     grid_->step();
-    counters_.pe_cycles += params_.rows * params_.cols;
-    trace_pes();
+    trace_pes(start + steps * period);
+    ++steps;
     if (grid_->done() && scalesim) break;
-    wait(one);
-    ++cycles;
+    if (!context_.fast_forward) wait(one);
     if (grid_->done()) break;
   }
+  counters_.pe_cycles += steps * params_.rows * params_.cols;
+  const uint64_t waited = scalesim ? steps - 1 : steps;
+  cycles += waited;
+  if (context_.fast_forward && waited > 0) wait(context_.clock->cycles(waited));
 }
 
-// Samples the traced PEs' registers after a step, at the step's simulated time.
-void SystolicUnit::trace_pes() {
+// Samples the traced PEs' registers after a step, at the step's simulated time (`time`, in the
+// kernel's time units).
+void SystolicUnit::trace_pes(uint64_t time) {
   if (traced_.empty()) return;
-  context_.vcd->at(sc_core::sc_time_stamp().value());
+  context_.vcd->at(time);
   for (std::size_t p = 0; p < traced_.size(); ++p) {
     for (std::size_t r = 0; r < vcd_ids_[p].size(); ++r) {
       context_.vcd->set(vcd_ids_[p][r], grid_->pe_register(traced_[p].row, traced_[p].col, r));

@@ -100,7 +100,7 @@ class SystolicUnit : public ComputeUnit {
   Traffic fold_traffic(const Op& op, const FoldMapping& m, const PeMode& mode) const;
   void run_tile(const FoldMapping& m, uint64_t& cycles);
   void run_cycle(const Op& op, const PeMode& mode, GemmValueEngine* engine, uint64_t& cycles);
-  void trace_pes();
+  void trace_pes(uint64_t time);
 
   SystolicUnitParams params_;
   SystolicCounters counters_;

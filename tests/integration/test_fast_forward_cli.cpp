@@ -20,12 +20,14 @@ using namespace testing_support;
 std::string report_of(const std::string& args, bool fast, const fs::path& dir,
                       const std::string& name) {
   const fs::path out = dir / (name + (fast ? ".fast" : ".slow"));
-  const Outcome o = nibble("run " + args + " --quiet --set sim.fast_forward=" +
-                               (fast ? "true" : "false") + " --out " + q(out),
-                           dir);
+  const Outcome o =
+      nibble("run " + args + " --quiet --set sim.fast_forward=" + (fast ? "true" : "false") +
+                 " --out " + q(out),
+             dir);
   EXPECT_EQ(o.status, 0) << name << ": " << o.err;
   Json r = load(out / "report.json");
-  EXPECT_EQ(r["config"]["set"].back(), std::string("sim.fast_forward=") + (fast ? "true" : "false"));
+  EXPECT_EQ(r["config"]["set"].back(),
+            std::string("sim.fast_forward=") + (fast ? "true" : "false"));
   r["config"]["set"].erase(r["config"]["set"].size() - 1);
   return r.dump(1);
 }
@@ -74,19 +76,39 @@ TEST(FastForwardCli, ASweepOfShapesReportsTheSameBothWays) {
     for (const char* pass : {"fwd", "bwd_data", "bwd_weight"}) {
       // The recipe's operands: fwd uint4 x int4, bwd_data fp4 x int4, bwd_weight uint4 x fp4.
       const std::string p = pass;
-      const std::string a = p == "bwd_data" ? "fp4" : "uint4", b = p == "bwd_weight" ? "fp4" : "int4";
+      const std::string a = p == "bwd_data" ? "fp4" : "uint4",
+                        b = p == "bwd_weight" ? "fp4" : "int4";
       if (!ops.empty()) ops += ",";
       ops += "{\"name\":\"g" + std::to_string(i++) + "\",\"type\":\"gemm\",\"pass\":\"" + p +
-             "\",\"precision\":{\"a\":\"" + a + "\",\"b\":\"" + b + "\",\"out\":\"fp16\"},\"M\":" +
-             std::to_string(s.m) + ",\"N\":" + std::to_string(s.n) +
+             "\",\"precision\":{\"a\":\"" + a + "\",\"b\":\"" + b +
+             "\",\"out\":\"fp16\"},\"M\":" + std::to_string(s.m) + ",\"N\":" + std::to_string(s.n) +
              ",\"K\":" + std::to_string(s.k) + "}";
     }
   }
   write(dir / "shapes.json", "{\"format\":\"nibble-trace\",\"version\":1,\"ops\":[" + ops + "]}");
   for (const char* extra : {"", " --serial"}) {
-    expect_same_both_ways("--config configs/rapid-4bit.json --workload " + q(dir / "shapes.json") +
-                              extra,
-                          dir, std::string("shapes") + (*extra ? "-serial" : ""));
+    expect_same_both_ways(
+        "--config configs/rapid-4bit.json --workload " + q(dir / "shapes.json") + extra, dir,
+        std::string("shapes") + (*extra ? "-serial" : ""));
+  }
+}
+
+// Cycle fidelity: the GEMM units step their PE grid to the end of an op and wait once, or wait
+// a cycle after every step; the reports and the waveforms of traced PEs are the same.
+TEST(FastForwardCli, CycleFidelityReportsAndWavesTheSameBothWays) {
+  const fs::path dir = scratch();
+  for (const char* schedule : {"pipelined", "scalesim"}) {
+    const std::string args =
+        std::string(
+            "--config configs/default.json --workload workloads/examples/mlp-train-step.json "
+            "--set sim.fidelity=cycle --set 'sim.vcd_pes=0,0 3,5 31,31' "
+            "--set accelerator.core.mac_array.schedule=") +
+        schedule;
+    const std::string name = std::string("cycle-") + schedule;
+    expect_same_both_ways(args, dir, name);
+    const std::string fast = slurp(dir / (name + ".fast") / "waves.vcd");
+    EXPECT_GT(fast.size(), 10000u);
+    EXPECT_EQ(fast, slurp(dir / (name + ".slow") / "waves.vcd")) << schedule;
   }
 }
 
@@ -97,8 +119,8 @@ TEST_P(FastForwardNetwork, ReportsTheSameBothWays) {
   const fs::path dir = scratch();
   const std::string& n = GetParam();
   const fs::path trace = dir / (n + ".json");
-  const Outcome o = nibble("trace --network " + n + " --batch 1 --recipe int4-fp4 -o " + q(trace),
-                           dir);
+  const Outcome o =
+      nibble("trace --network " + n + " --batch 1 --recipe int4-fp4 -o " + q(trace), dir);
   ASSERT_EQ(o.status, 0) << o.err;
   expect_same_both_ways("--config configs/rapid-4bit.json --workload " + q(trace), dir, n);
 }
