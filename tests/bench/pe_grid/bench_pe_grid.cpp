@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_pe_grid ROWS COLS M N K\n");
     return 2;
   }
-  const uint64_t rows = std::strtoull(argv[1], nullptr, 10), cols = std::strtoull(argv[2], nullptr, 10);
+  const uint64_t rows = std::strtoull(argv[1], nullptr, 10),
+                 cols = std::strtoull(argv[2], nullptr, 10);
   const uint64_t m = std::strtoull(argv[3], nullptr, 10), n = std::strtoull(argv[4], nullptr, 10),
                  k = std::strtoull(argv[5], nullptr, 10);
   if (rows == 0 || cols == 0 || m == 0 || n == 0 || k == 0) {
