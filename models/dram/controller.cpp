@@ -695,7 +695,7 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
             ++ch.stats.row_misses;
           }
         }
-        if (--t.bursts_left > 0 && stream_skip_ && ch.stream_until > 0 && s.txn == ch.stream_txn &&
+        if (--t.bursts_left > 0 && stream_skip_ && ch.stream_until > 0 && s.txn == ch.planned_txn &&
             now + t_.burst < ch.stream_until) {
           // The stream's next burst is the next decision (Scan::stream_until): what a scan
           // at now + 1 would find, without it.
@@ -703,8 +703,7 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
           ch.next_allowed = now + 1;
           ch.internal_next = now + t_.burst;
           ch.cause_stale = true;
-          ch.planned_issue = kColumn;
-          ch.planned_txn = s.txn;
+          ch.planned_issue = kColumn;  // planned_txn stays s.txn
           return;
         }
         if (t.bursts_left == 0) {
@@ -767,7 +766,6 @@ void DramController::decide(Channel& ch, uint64_t now, std::vector<DramCompletio
   ch.planned_issue = s.then_issue;
   ch.planned_txn = s.then_txn;
   ch.stream_until = s.stream_until;
-  ch.stream_txn = s.then_txn;
 }
 
 // --- Reporting -----------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ class DramController : public QueuedDram {
   };
   const ChannelStats& channel_stats(std::size_t channel) const { return channels_[channel].stats; }
   uint64_t channel_count() const override { return channels_.size(); }
-  // Off: every decision scans its queue in full (no stream skips).
+  // Off: no stream skips (a scan after every command); the other shortcuts always apply.
   void fast_forward(bool on) override { stream_skip_ = on; }
   uint64_t requests() const { return requests_; }
   // For tests and benchmarks: the scans that streams skipped.
@@ -185,12 +185,11 @@ class DramController : public QueuedDram {
     // that accepts no arrival issues it without scanning the queue again.
     int planned_issue = -1;
     std::size_t planned_txn = 0;
-    // A stream: while only column commands of the planned transaction issue and nothing enters
-    // the queue, its next burst is the next decision as long as it comes before stream_until
-    // (Scan::stream_until; 0: no stream). Its bursts then skip the scan after each command, and
-    // `cause` is left to be computed when it is next needed (cause_stale).
+    // A stream: while only column commands of the planned transaction (planned_txn) issue and
+    // nothing enters the queue, its next burst is the next decision as long as it comes before
+    // stream_until (Scan::stream_until; 0: no stream). Its bursts then skip the scan after each
+    // command, and `cause` is left to be computed when it is next needed (cause_stale).
     uint64_t stream_until = 0;
-    std::size_t stream_txn = 0;
     bool cause_stale = false;
     ChannelStats stats;
   };
