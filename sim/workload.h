@@ -93,6 +93,8 @@ struct VectorShape {
   std::string function;  // vector ops: what the SFU computes; quantize ops: empty
 };
 
+// A field that a unit's timing or the mapper reads must also go into PlanCache::key
+// (models/mapper/mapper.cpp), or ops differing only in it would share a plan.
 struct Op {
   std::string name;
   OpType type = OpType::kGemm;

@@ -339,10 +339,16 @@ void Accelerator::add_window(const std::vector<Op>& ops, std::vector<OpData> dat
       for (const RowVectors& v : reads.strided) need += sram.row_vector_cost(v).cycles;
       return std::max(ran, need);
     };
-    try {
-      plans.push_back(map_op(op, work_shape(op), unit.tile_bits(op), mapper_, target, op.split));
-    } catch (const InputError& e) {
-      throw InputError(workload_.file + ": " + e.what());
+    std::string key = PlanCache::key(slot, op);
+    if (const OpPlan* known = plans_made_.find(key)) {
+      plans.push_back(*known);
+    } else {
+      try {
+        plans.push_back(map_op(op, work_shape(op), unit.tile_bits(op), mapper_, target, op.split));
+      } catch (const InputError& e) {
+        throw InputError(workload_.file + ": " + e.what());
+      }
+      plans_made_.add(std::move(key), plans.back());
     }
     if (op.is_gemm() && integer_precision(op.precision.a) && integer_precision(op.precision.b)) {
       acc_bits_needed_ =
@@ -390,32 +396,35 @@ void Accelerator::add_window(const std::vector<Op>& ops, std::vector<OpData> dat
 
 Accelerator::~Accelerator() = default;
 
+// Ops finish once and are taken from the front only when finished, so the cursor only moves on.
 uint64_t Accelerator::oldest_unfinished() const {
-  for (uint64_t i = ops_.begin(); i < ops_.end(); ++i) {
-    if (!ops_.at(i).finished) return i;
+  while (oldest_unfinished_ < ops_.end() && ops_.at(oldest_unfinished_).finished) {
+    ++oldest_unfinished_;
   }
-  return ops_.end();
+  return oldest_unfinished_;
 }
 
 // Serial: only the oldest unfinished op; dataflow: the next lookahead_ops from it.
-bool Accelerator::visible(uint64_t index) const {
-  const uint64_t horizon = scheduler_.serial ? 1 : scheduler_.lookahead_ops;
-  return index < oldest_unfinished() + horizon;
+bool Accelerator::visible(uint64_t index) const { return index < sight(); }
+
+uint64_t Accelerator::sight() const {
+  return oldest_unfinished() + (scheduler_.serial ? 1 : scheduler_.lookahead_ops);
 }
 
 // Each unit takes, in trace order, every queued op that is visible and whose deps have finished
 // (an op waiting for its inputs does not hold back a later one that has them).
+// A queue is in trace order, so it is looked at only up to its first op out of sight.
 bool Accelerator::dispatch() {
   bool any = false;
+  const uint64_t limit = sight();  // nothing finishes while ops start
   for (std::vector<uint64_t>& queue : queued_) {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < queue.size(); ++i) {
+    std::size_t kept = 0, i = 0;
+    for (; i < queue.size() && queue[i] < limit; ++i) {
       const uint64_t index = queue[i];
       LiveOp& live = ops_.at(index);
-      const bool ready =
-          visible(index) && std::all_of(live.deps.begin(), live.deps.end(), [&](uint64_t d) {
-            return d < ops_.begin() || ops_.at(d).finished;
-          });
+      const bool ready = std::all_of(live.deps.begin(), live.deps.end(), [&](uint64_t d) {
+        return d < ops_.begin() || ops_.at(d).finished;
+      });
       if (!ready) {
         queue[kept++] = index;
         continue;
@@ -423,7 +432,10 @@ bool Accelerator::dispatch() {
       start(index);
       any = true;
     }
-    queue.resize(kept);
+    if (kept < i) {
+      queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(kept),
+                  queue.begin() + static_cast<std::ptrdiff_t>(i));
+    }
   }
   return any;
 }

@@ -162,6 +162,7 @@ class Accelerator : public sc_core::sc_module {
   void attribute_cycles();
   void finish(uint64_t index);
   bool visible(uint64_t index) const;
+  uint64_t sight() const;  // one past the last op the scheduler may start
   uint64_t oldest_unfinished() const;
   Json assumption_checks() const;
 
@@ -176,6 +177,7 @@ class Accelerator : public sc_core::sc_module {
   std::vector<std::string>
       schedule_origins_;  // scalesim_user: per slot, where its schedule was set
   LiveOps ops_;
+  PlanCache plans_made_;  // by op (mapper.h); plans depend on nothing else of a run
   std::vector<std::unique_ptr<Core>> cores_;
   std::unique_ptr<MemoryArbiter> arbiter_;  // serves the cores' memory requests (chip_.arbiter)
   std::unique_ptr<QueuedDma> queued_dma_;
@@ -194,7 +196,8 @@ class Accelerator : public sc_core::sc_module {
   uint64_t total_busy_ = 0;
   bool complete_ = false;
   bool last_window_ = true, interrupted_ = false, waiting_for_ops_ = false;
-  uint64_t unfinished_ = 0;  // ops added and not finished
+  uint64_t unfinished_ = 0;                 // ops added and not finished
+  mutable uint64_t oldest_unfinished_ = 0;  // no op before it is unfinished
   sc_core::sc_event window_ready_;
   uint64_t last_attributed_ = 0;
   uint64_t last_end_cycle_ = 0, dram_read_total_ = 0, dram_write_total_ = 0;

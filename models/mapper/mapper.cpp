@@ -555,4 +555,57 @@ OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
   return pick->plan;
 }
 
+namespace {
+
+void put(std::string& key, uint64_t value) {
+  key.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+void put(std::string& key, const std::string& value) {
+  put(key, value.size());
+  key += value;
+}
+
+}  // namespace
+
+// Every field of the op that a unit or the mapper may read (all of Op but name, deps, tensors).
+std::string PlanCache::key(std::size_t slot, const Op& op) {
+  std::string key;
+  key.reserve(160);
+  put(key, slot);
+  for (const uint64_t v :
+       {static_cast<uint64_t>(op.type), static_cast<uint64_t>(op.pass),
+        static_cast<uint64_t>(op.precision.a), static_cast<uint64_t>(op.precision.b),
+        static_cast<uint64_t>(op.precision.out), op.gemm.m, op.gemm.n, op.gemm.k, op.gemm_batch}) {
+    put(key, v);
+  }
+  put(key, op.conv.has_value());
+  if (op.conv) {
+    const ConvShape& c = *op.conv;
+    for (const uint64_t v :
+         {c.batch, c.c, c.h, c.w, c.filters, c.r, c.s, c.stride, c.padding, c.groups}) {
+      put(key, v);
+    }
+  }
+  put(key, op.lowering);
+  put(key, op.vector.has_value());
+  if (op.vector) {
+    put(key, op.vector->elements);
+    put(key, op.vector->function);
+  }
+  put(key, op.split);
+  put(key, op.fp4_phase);
+  return key;
+}
+
+const OpPlan* PlanCache::find(const std::string& key) const {
+  const auto it = plans_.find(key);
+  return it == plans_.end() ? nullptr : &it->second;
+}
+
+void PlanCache::add(std::string key, const OpPlan& plan) {
+  if (plans_.size() >= capacity_) plans_.clear();
+  plans_.emplace(std::move(key), plan);
+}
+
 }  // namespace nibble

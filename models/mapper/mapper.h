@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 
 #include "models/interfaces/memory.h"
 #include "sim/config.h"
@@ -153,5 +154,23 @@ struct OpPlan {
 // ("" for none). Throws InputError when no tiling fits the scratchpad.
 OpPlan map_op(const Op& op, const GemmShape& shape, const TileBits& bits,
               const MapperParams& params, const MapperTarget& target, const std::string& forced);
+
+// The plans already made, for traces that repeat an op (every layer of a network, every step of a
+// stream): map_op is a function of the op and the target alone, so an op equal to an earlier one
+// on the same unit slot, in everything but its name, deps and tensors (which no timing reads),
+// takes the earlier plan. Bounded: when full it starts again empty.
+class PlanCache {
+ public:
+  explicit PlanCache(std::size_t capacity = 4096) : capacity_(capacity) {}
+  // What identifies an op's plan on `slot`.
+  static std::string key(std::size_t slot, const Op& op);
+  const OpPlan* find(const std::string& key) const;
+  void add(std::string key, const OpPlan& plan);
+  std::size_t size() const { return plans_.size(); }
+
+ private:
+  std::size_t capacity_;
+  std::unordered_map<std::string, OpPlan> plans_;
+};
 
 }  // namespace nibble

@@ -578,5 +578,75 @@ TEST(Mapper, ElementwiseTrafficIsPackedAcrossTheWholeTile) {
   check_conservation(p, "elementwise");
 }
 
+// The cache's key: the op's name, deps and tensor paths leave the plan alone; every other field
+// of the op, and the unit slot, may change it.
+TEST(PlanCache, KeyIgnoresNameDepsAndTensorsOnly) {
+  Op base = gemm_op({64, 64, 64});
+  base.conv = ConvShape{};
+  base.vector = VectorShape{16, "relu"};
+  const std::string key = PlanCache::key(0, base);
+
+  Op renamed = base;
+  renamed.name = "other";
+  renamed.deps = {"a", "b"};
+  renamed.deps_listed = true;
+  renamed.tensors = OpTensors{"a.npy", "b.npy", "", "", "", 2.0, 3};
+  EXPECT_EQ(PlanCache::key(0, renamed), key);
+
+  EXPECT_NE(PlanCache::key(1, base), key);
+  const std::vector<void (*)(Op&)> changes = {
+      [](Op& o) { o.type = OpType::kConv2d; },
+      [](Op& o) { o.pass = Pass::kBwdData; },
+      [](Op& o) { o.precision.a = Precision::kUint4; },
+      [](Op& o) { o.precision.b = Precision::kFp4; },
+      [](Op& o) { o.precision.out = Precision::kFp32; },
+      [](Op& o) { o.gemm.m = 65; },
+      [](Op& o) { o.gemm.n = 65; },
+      [](Op& o) { o.gemm.k = 65; },
+      [](Op& o) { o.gemm_batch = 2; },
+      [](Op& o) { o.conv.reset(); },
+      [](Op& o) { o.conv->batch = 2; },
+      [](Op& o) { o.conv->c = 1; },
+      [](Op& o) { o.conv->h = 1; },
+      [](Op& o) { o.conv->w = 1; },
+      [](Op& o) { o.conv->filters = 1; },
+      [](Op& o) { o.conv->r = 1; },
+      [](Op& o) { o.conv->s = 1; },
+      [](Op& o) { o.conv->stride = 2; },
+      [](Op& o) { o.conv->padding = 1; },
+      [](Op& o) { o.conv->groups = 2; },
+      [](Op& o) { o.lowering = "im2col"; },
+      [](Op& o) { o.vector.reset(); },
+      [](Op& o) { o.vector->elements = 17; },
+      [](Op& o) { o.vector->function = "gelu"; },
+      [](Op& o) { o.split = "k"; },
+      [](Op& o) { o.fp4_phase = "even"; },
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    Op changed = base;
+    changes[i](changed);
+    EXPECT_NE(PlanCache::key(0, changed), key) << "change " << i;
+  }
+}
+
+// A plan taken from the cache is the one map_op made; a full cache starts again empty.
+TEST(PlanCache, ReturnsThePlanAddedAndStaysBounded) {
+  const Op op = gemm_op({100, 60, 300});
+  const OpPlan made =
+      map_op(op, op.gemm, kGemmBits, mapper_params(true, true), make_target(TargetSpec{}), "");
+  PlanCache cache(2);
+  EXPECT_EQ(cache.find(PlanCache::key(0, op)), nullptr);
+  cache.add(PlanCache::key(0, op), made);
+  const OpPlan* found = cache.find(PlanCache::key(0, op));
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->to_json(), made.to_json());
+  cache.add(PlanCache::key(1, op), made);
+  EXPECT_EQ(cache.size(), 2u);
+  cache.add(PlanCache::key(2, op), made);  // full at 2: emptied, then this one added
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.find(PlanCache::key(0, op)), nullptr);
+  EXPECT_NE(cache.find(PlanCache::key(2, op)), nullptr);
+}
+
 }  // namespace
 }  // namespace nibble
