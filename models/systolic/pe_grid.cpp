@@ -1,6 +1,7 @@
 #include "models/systolic/pe_grid.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -31,7 +32,12 @@ PeGrid::PeGrid(ArrayShape array, Dataflow dataflow, Schedule schedule)
     throw std::invalid_argument("PeGrid: rows and cols must be in [1, 65536], got " +
                                 std::to_string(array.rows) + "×" + std::to_string(array.cols));
   }
-  pes_.resize(array.rows * array.cols);
+  const uint64_t pes = array.rows * array.cols;
+  for (std::vector<Token>* reg : {&h_, &v_, &held_}) reg->resize(pes);
+  if (dataflow != Dataflow::kOs) {
+    shadow_.resize(pes);
+    load_.resize(pes);
+  }
   row_in_.resize(array.rows);
   col_in_.resize(array.cols);
   bus_busy_.resize(array.cols);
@@ -86,7 +92,9 @@ void PeGrid::start(const GemmShape& gemm, MacSink* sink) {
   results_total_ = folds_ * (dataflow_ == Dataflow::kOs ? r * c : c * map_.t);
   pe_steps_total_ = folds_ * r * c * map_.t;
   // A pipelined op leaves the array empty; a scalesim one may leave results draining.
-  std::fill(pes_.begin(), pes_.end(), Pe{});
+  for (std::vector<Token>* reg : {&h_, &v_, &held_, &shadow_, &load_}) {
+    std::fill(reg->begin(), reg->end(), Token{});
+  }
   std::fill(bus_busy_.begin(), bus_busy_.end(), 0);
   std::fill(bus_free_.begin(), bus_free_.end(), 0);
   streams_.clear();
@@ -232,40 +240,47 @@ void PeGrid::retire(uint64_t cycle) {
 }
 
 // os. PE(i,j) gets A from its left neighbour and B from the one above, both as they were at the
-// end of the previous cycle: rows are walked bottom-up and columns right to left so that the
-// neighbours read are not yet overwritten. A row-i element q sent at s+i+q thus reaches column j at
-// s+i+j+q, where B's column-j element q (sent at s+j+q) meets it: MAC k = q at s+i+j+k. The last
-// MAC latches the result, which drives column j's bus in the next cycle, s+i+j+T.
+// end of the previous cycle: the h registers shift one column right and the v registers one row
+// down as two block moves, the edge injectors' tokens entering column 0 and row 0. A row-i
+// element q sent at s+i+q thus reaches column j at s+i+j+q, where B's column-j element q (sent at
+// s+j+q) meets it: MAC k = q at s+i+j+k. The last MAC latches the result, which drives column
+// j's bus in the next cycle, s+i+j+T. PEs are then visited bottom-up and right to left, the order
+// in which the sink sees a cycle's MACs.
 void PeGrid::step_output_stationary(uint64_t cycle) {
-  const uint64_t rows = array_.rows, cols = array_.cols;
+  const uint64_t rows = array_.rows, cols = array_.cols, pes = rows * cols;
+  Token* const h = h_.data();
+  Token* const v = v_.data();
+  Token* const held = held_.data();
+  // The last register of row i moves into row i+1's first, which its row's injector overwrites.
+  std::memmove(h + 1, h, (pes - 1) * sizeof(Token));
+  for (uint64_t i = 0; i < rows; ++i) h[i * cols] = row_in_[i];
+  std::memmove(v + cols, v, (pes - cols) * sizeof(Token));
+  std::memcpy(v, col_in_.data(), cols * sizeof(Token));
+
   MacSink* const sink = sink_;
   uint64_t macs = 0, steps = 0, results = 0;
   const uint64_t stamp = cycle + 1;  // bus_busy_ holds the last driven cycle + 1 (0: never)
   for (uint64_t i = rows; i-- > 0;) {
-    Pe* const row = &pes_[i * cols];
-    const Pe* const up = i > 0 ? row - cols : nullptr;
     for (uint64_t j = cols; j-- > 0;) {
-      Pe& p = row[j];
-      const Token h = j > 0 ? row[j - 1].h : row_in_[i];
-      const Token v = up != nullptr ? up[j].v : col_in_[j];
-      if (p.held.flags & kLive) {
+      const uint64_t p = i * cols + j;
+      if (held[p].flags & kLive) {
         if (bus_busy_[j] == stamp) broken("two results on one column bus", cycle, i, j);
         bus_busy_[j] = stamp;
         ++results;
-        p.held = Token{};
+        held[p] = Token{};
       }
-      p.h = h;
-      p.v = v;
-      if ((h.flags | v.flags) & kLive) {
-        if (!(h.flags & v.flags & kLive) || h.b != v.b)
+      const Token& a = h[p];
+      const Token& b = v[p];
+      if ((a.flags | b.flags) & kLive) {
+        if (!(a.flags & b.flags & kLive) || a.b != b.b)
           broken("A and B of different k", cycle, i, j);
         ++steps;
-        const auto valid = static_cast<uint16_t>(h.flags & v.flags & kValid);
+        const auto valid = static_cast<uint16_t>(a.flags & b.flags & kValid);
         if (valid) {
           ++macs;
-          if (sink != nullptr) sink->mac(h.a, v.a, h.b);
+          if (sink != nullptr) sink->mac(a.a, b.a, a.b);
         }
-        if (h.flags & kLast) p.held = {h.a, v.a, 0, static_cast<uint16_t>(kLive | valid)};
+        if (a.flags & kLast) held[p] = {a.a, b.a, 0, static_cast<uint16_t>(kLive | valid)};
       }
     }
   }
@@ -286,55 +301,55 @@ void PeGrid::step_stationary(uint64_t cycle) {
   const bool is = dataflow_ == Dataflow::kIs;
   uint64_t macs = 0, steps = 0, results = 0, col0_loaded = 0;
   for (uint64_t i = rows; i-- > 0;) {
-    Pe* const row = &pes_[i * cols];
-    const Pe* const up = i > 0 ? row - cols : nullptr;
-    const bool bottom = i + 1 == rows;
+    const bool top = i == 0, bottom = i + 1 == rows;
     for (uint64_t j = cols; j-- > 0;) {
-      Pe& p = row[j];
-      const Token h = j > 0 ? row[j - 1].h : row_in_[i];
-      const Token in = up != nullptr ? up[j].v : Token{};
-      const Token load = up != nullptr ? up[j].load : col_in_[j];
-      if (bottom && (p.v.flags & kLive)) ++results;  // last cycle's sum leaves the array
+      const uint64_t at = i * cols + j;
+      Token &p_h = h_[at], &p_v = v_[at], &p_held = held_[at];
+      Token &p_shadow = shadow_[at], &p_load = load_[at];
+      const Token h = j > 0 ? h_[at - 1] : row_in_[i];
+      const Token in = !top ? v_[at - cols] : Token{};
+      const Token load = !top ? load_[at - cols] : col_in_[j];
+      if (bottom && (p_v.flags & kLive)) ++results;  // last cycle's sum leaves the array
       Token out{};
       if (h.flags & kLive) {
         if (h.flags & kFirst) {
-          if (!(p.shadow.flags & kLive)) broken("fold reached a PE before its block", cycle, i, j);
-          p.held = p.shadow;
-          p.shadow = Token{};
+          if (!(p_shadow.flags & kLive)) broken("fold reached a PE before its block", cycle, i, j);
+          p_held = p_shadow;
+          p_shadow = Token{};
         }
-        if (!(p.held.flags & kLive) || p.held.b != h.b) {
+        if (!(p_held.flags & kLive) || p_held.b != h.b) {
           broken("streamed and stationary elements of different k", cycle, i, j);
         }
-        if (up != nullptr && (!(in.flags & kLive) || in.a != h.a)) {
+        if (!top && (!(in.flags & kLive) || in.a != h.a)) {
           broken("partial sum of another row", cycle, i, j);
         }
         ++steps;
-        const auto valid = static_cast<uint16_t>(h.flags & p.held.flags & kValid);
+        const auto valid = static_cast<uint16_t>(h.flags & p_held.flags & kValid);
         if (valid) {
           ++macs;
           if (sink != nullptr) {
             if (is) {
-              sink->mac(p.held.a, h.a, h.b);
+              sink->mac(p_held.a, h.a, h.b);
             } else {
-              sink->mac(h.a, p.held.a, h.b);
+              sink->mac(h.a, p_held.a, h.b);
             }
           }
         }
-        out = {h.a, p.held.a, 0, static_cast<uint16_t>(kLive | ((in.flags | valid) & kValid))};
+        out = {h.a, p_held.a, 0, static_cast<uint16_t>(kLive | ((in.flags | valid) & kValid))};
       } else if (in.flags & kLive) {
         broken("partial sum without a streamed element", cycle, i, j);
       }
-      p.h = h;
-      p.v = out;
+      p_h = h;
+      p_v = out;
       // Latched after the fold switch above: in the cycle the old block's last element moves to
       // active (bottom row), the new one may land in the same shadow register.
       if ((load.flags & kLive) && load.row == i) {
-        if (p.shadow.flags & kLive) broken("block landed on an unused one", cycle, i, j);
-        p.shadow = load;
-        p.load = Token{};
+        if (p_shadow.flags & kLive) broken("block landed on an unused one", cycle, i, j);
+        p_shadow = load;
+        p_load = Token{};
         if (i == 0 && j == 0) ++col0_loaded;  // row 0's element is sent last
       } else {
-        p.load = load;
+        p_load = load;
       }
     }
   }
@@ -349,10 +364,10 @@ uint64_t PeGrid::pe_register(uint64_t row, uint64_t col, std::size_t index) cons
     throw std::out_of_range("PeGrid::pe_register: no register " + std::to_string(index) +
                             " at PE (" + std::to_string(row) + ", " + std::to_string(col) + ")");
   }
-  const Pe& p = pes_[row * array_.cols + col];
+  const uint64_t at = row * array_.cols + col;
   const RegisterField f = fields_[index];
-  const Token* const tokens[] = {&p.h, &p.v, &p.held, &p.shadow, &p.load};
-  const Token& tok = *tokens[f.token];
+  const std::vector<Token>* const registers[] = {&h_, &v_, &held_, &shadow_, &load_};
+  const Token& tok = (*registers[f.token])[at];
   return f.field == 0 ? tok.flags : f.field == 1 ? tok.a : tok.b;
 }
 

@@ -87,12 +87,6 @@ class PeGrid {
     // 11-byte copy compiled to overlapping stores that stalled store forwarding (3× slower).
     uint16_t flags = 0;
   };
-  // Registers of one PE. h moves right, v moves down; held is the os result waiting for the
-  // column bus or the ws/is stationary element in use; shadow (next block) and load (in
-  // transit down the column) are ws/is only.
-  struct Pe {
-    Token h, v, held, shadow, load;
-  };
   // A fold's operand stream (start = the cycle row 0 gets its first element) or a block load
   // (start = the cycle column 0 gets its first element).
   struct Issue {
@@ -116,7 +110,11 @@ class PeGrid {
   ArrayShape array_;
   Dataflow dataflow_;
   Schedule schedule_;
-  std::vector<Pe> pes_;             // row-major, rows×cols
+  // The PE registers, one array per register, each row-major rows×cols (a register of every PE
+  // side by side, so that a cycle's shifts are block moves). h moves right, v moves down; held
+  // is the os result waiting for the column bus or the ws/is stationary element in use; shadow
+  // (next block) and load (in transit down the column) are ws/is only (empty under os).
+  std::vector<Token> h_, v_, held_, shadow_, load_;
   std::vector<Token> row_in_;       // this cycle's token at the left edge of each row
   std::vector<Token> col_in_;       // at the top of each column: os B, ws/is the load chain
   std::vector<uint64_t> bus_busy_;  // os: per column, last cycle + 1 its output bus was driven
