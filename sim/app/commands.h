@@ -9,5 +9,6 @@ int trace_command(int argc, char* argv[]);
 int compare_command(int argc, char* argv[]);
 int calibrate_command(int argc, char* argv[]);
 int sweep_command(int argc, char* argv[]);
+int train_command(int argc, char* argv[]);
 
 }  // namespace nibble

@@ -28,6 +28,7 @@ const char* const kUsage =
     "  compare    run a workload on two configs (or two recipes) and compare time and energy\n"
     "  calibrate  fit energy scale factors to measured TOPS/W and write a calibrated table\n"
     "  sweep      run a parameter sweep (grid, zip, filter; sharded, resumable) and merge it\n"
+    "  train      train a small network on real data through the 4-bit numerics; loss, accuracy\n"
     "\n"
     "'nibble <command> --help' describes a command's options.\n";
 
@@ -62,6 +63,7 @@ int sc_main(int argc, char* argv[]) {
     if (command == "compare") return nibble::compare_command(argc - 1, argv + 1);
     if (command == "calibrate") return nibble::calibrate_command(argc - 1, argv + 1);
     if (command == "sweep") return nibble::sweep_command(argc - 1, argv + 1);
+    if (command == "train") return nibble::train_command(argc - 1, argv + 1);
     throw nibble::InputError("unknown command '" + command + "' (try 'nibble --help')");
   } catch (const nibble::InputError& e) {
     std::cerr << "nibble: error: " << e.what() << '\n';

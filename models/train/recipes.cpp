@@ -1,0 +1,149 @@
+#include "models/train/recipes.h"
+
+#include <atomic>
+#include <cmath>
+
+#include "models/numerics/quantizers.h"
+
+namespace nibble::train {
+
+namespace nn = numerics;
+
+namespace {
+
+constexpr int kBits = 4;
+constexpr double kPactInitialAlpha = 6.0;
+
+nn::GemmShape shape(size_t m, size_t n, size_t k) {
+  return {static_cast<int64_t>(m), static_cast<int64_t>(n), static_cast<int64_t>(k)};
+}
+
+template <typename T>
+void transpose_into(const T* in, size_t rows, size_t cols, std::vector<T>& out) {
+  out.resize(rows * cols);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+  }
+}
+
+}  // namespace
+
+QuantizedPath::QuantizedPath(const Parallel& par, const Datapath& datapath,
+                             GradientFormat gradients, const std::string& layer)
+    : par_(par), datapath_(datapath), gradients_(gradients) {
+  alpha_.name = layer + ".pact_alpha";
+  alpha_.value = {static_cast<float>(kPactInitialAlpha)};
+  alpha_.grad = {0.0f};
+  alpha_.momentum = {0.0f};
+  alpha_.decay = true;  // PACT L2-regularises its clip (Choi et al. 2018), here by the weight decay
+}
+
+void QuantizedPath::forward(const float* x, const float* w, size_t n, size_t in, size_t out,
+                            float* y) {
+  const nn::QuantizedTensor qw = nn::sawb_quantize(w, out * in, kBits);
+  w_codes_ = qw.codes;
+  w_step_ = qw.scales[0];
+  // A clip trained below its floor would make PACT's step 0; keep it positive.
+  const double alpha = std::max(1e-3, double{alpha_.value[0]});
+  const nn::QuantizedTensor qx = nn::pact_quantize(x, n * in, alpha, kBits);
+  x_codes_ = qx.codes;
+  x_step_ = qx.scales[0];
+  route_.resize(n * in);
+  for (size_t i = 0; i < n * in; ++i) {
+    route_[i] = x[i] < 0.0f ? 0 : double{x[i]} < alpha ? 1 : 2;
+  }
+  transpose_into(w_codes_.data(), out, in, scratch_i8_);  // Wᵀ codes [in×out]
+  const int8_t* wt = scratch_i8_.data();
+  std::atomic<uint64_t> overflows{0};
+  par_.run(n, [&](size_t begin, size_t end) {
+    const nn::IntGemmStats s = nn::gemm_int(
+        x_codes_.data() + begin * in, nn::kUint4, wt, nn::kInt4, shape(end - begin, out, in),
+        datapath_.forward, x_step_ * w_step_, nn::OutputFormat::kFp16, y + begin * out);
+    overflows += s.overflows;
+  });
+  stats_.acc_overflows += overflows.load();
+}
+
+void QuantizedPath::quantize_gradient(const float* dy, size_t n, size_t out, bool transposed,
+                                      nn::Fp4Phase phase, std::vector<uint8_t>& codes) {
+  const float* g = dy;
+  if (transposed) {
+    transpose_into(dy, n, out, scratch_f_);
+    g = scratch_f_.data();
+  }
+  codes.resize(n * out);
+  const bool even = phase == nn::Fp4Phase::kEven;
+  const nn::TprTensorCounts counts =
+      nn::fp4_quantize_tpr(g, n * out, scale_.log2_scale(), even ? codes.data() : nullptr,
+                           even ? nullptr : codes.data());
+  stats_.fp4 += even ? counts.even : counts.odd;
+  stats_.fp4_values += n * out;
+}
+
+void QuantizedPath::backward_data(const float* dy, const float* w, size_t n, size_t in, size_t out,
+                                  float* dx) {
+  (void)w;  // the codes of the forward pass stand for it
+  if (gradients_ == GradientFormat::kFp32) {
+    scratch_f_.resize(out * in);
+    for (size_t i = 0; i < out * in; ++i) {
+      scratch_f_[i] = static_cast<float>(w_codes_[i] * w_step_);
+    }
+    gemm_fp32_rows(par_, dy, scratch_f_.data(), n, in, out, dx);
+  } else {
+    if (!scale_set_) {
+      scale_ = nn::GradScale(nn::grad_scale_fixed_point(dy, n * out));
+      scale_set_ = true;
+    }
+    quantize_gradient(dy, n, out, false, nn::Fp4Phase::kEven, scratch_u8_);
+    const uint8_t* g = scratch_u8_.data();
+    par_.run(n, [&](size_t begin, size_t end) {
+      nn::gemm_fp4_int4(g + begin * out, w_codes_.data(), shape(end - begin, in, out),
+                        nn::Fp4Phase::kEven, datapath_.backward, dx + begin * in, nn::kInt4);
+    });
+    const double back = w_step_ * std::ldexp(1.0, -scale_.log2_scale());
+    for (size_t i = 0; i < n * in; ++i) dx[i] = static_cast<float>(dx[i] * back);
+  }
+  double to_alpha = 0;
+  for (size_t i = 0; i < n * in; ++i) {
+    if (route_[i] == 2) to_alpha += dx[i];
+    if (route_[i] != 1) dx[i] = 0.0f;
+  }
+  alpha_.grad[0] += static_cast<float>(to_alpha);
+}
+
+void QuantizedPath::update(const float* dy, const float* x, size_t n, size_t in, size_t out,
+                           float* dw) {
+  (void)x;  // the activation codes of the forward pass stand for it
+  if (gradients_ == GradientFormat::kFp32) {
+    scratch_f_.resize(n * in);
+    for (size_t i = 0; i < n * in; ++i) {
+      scratch_f_[i] = static_cast<float>(x_codes_[i] * x_step_);
+    }
+    std::vector<float> dyt;
+    transpose_into(dy, n, out, dyt);
+    gemm_fp32_rows(par_, dyt.data(), scratch_f_.data(), out, in, n, dw);
+    return;
+  }
+  const nn::Fp4Phase phase =
+      gradients_ == GradientFormat::kFp4TwoPhase ? nn::Fp4Phase::kOdd : nn::Fp4Phase::kEven;
+  quantize_gradient(dy, n, out, true, phase, scratch_u8_);  // dYᵀ [out×n]
+  const uint8_t* g = scratch_u8_.data();
+  par_.run(out, [&](size_t begin, size_t end) {
+    nn::gemm_fp4_int4(g + begin * n, x_codes_.data(), shape(end - begin, in, n), phase,
+                      datapath_.backward, dw + begin * in, nn::kUint4);
+  });
+  const double back = x_step_ * std::ldexp(1.0, -scale_.log2_scale());
+  for (size_t i = 0; i < out * in; ++i) dw[i] = static_cast<float>(dw[i] * back);
+  // One vote per step, after both GEMMs used this step's scale.
+  scale_.apply_votes(scale_.vote_for(dy, n * out));
+}
+
+QuantStats QuantizedPath::take_stats() {
+  QuantStats s = stats_;
+  s.grad_scale_log2 = scale_.log2_scale();
+  s.pact_alpha = alpha_.value[0];
+  stats_ = QuantStats{};
+  return s;
+}
+
+}  // namespace nibble::train

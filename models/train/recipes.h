@@ -1,0 +1,82 @@
+// The quantized GEMM datapaths of `nibble train`'s recipes, every quantizer, product and
+// accumulation through models/numerics (Sun et al. 2020, reference §1.1–1.5):
+//   forward       Y = X·Wᵀ: X by PACT to UINT4 (a trainable clip α per layer, from 6, under the
+//                 weight decay as PACT's L2 term), W by SAWB to INT4 (per layer), an integer
+//                 GEMM with the config's accumulator (width, wrap or saturate), the accumulator
+//                 scaled to FP16 by s_x·s_w.
+//   backward-data dX = dY·W: int4-fp32 in FP32 on the quantized weights; int4-fp4* with dY·2^g
+//                 in radix-4 FP4, even phase, times the INT4 weight codes on the shift-MAC
+//                 engine (FP16 accumulation, the config's chunk, rounding and ways), scaled back
+//                 by s_w·2^−g. PACT's straight-through estimator then passes dX where 0 ≤ x < α
+//                 and gives α the sum of dX where x ≥ α.
+//   update        dW = dYᵀ·X: int4-fp32 in FP32 on the quantized activations; int4-fp4 with dYᵀ
+//                 in FP4, odd phase (int4-fp4-even: even phase), times the UINT4 activation
+//                 codes, scaled back by s_x·2^−g. SAWB's estimator passes dW to W unchanged.
+//   GradScale     g per layer, a power of two: set at the first batch's fixed point (the g that
+//                 puts max|dY|·2^g in (32, 64]), then moved by one vote per step (Fig. 3(a)).
+// int4-fp4-r2 (radix-2 FP4) has no engine kernel yet and is refused by the trainer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/numerics/fp4.h"
+#include "models/numerics/gemm.h"
+#include "models/train/layers.h"
+
+namespace nibble::train {
+
+// What the simulated datapath decides (the config's accelerator.core.mac_array and log_grad).
+struct Datapath {
+  numerics::IntGemmParams forward{32, numerics::OverflowMode::kWrap};
+  numerics::Fp16AccumParams backward{64, false, 1, 4};  // chunk, stochastic, seed, ways
+};
+
+enum class GradientFormat { kFp32, kFp4TwoPhase, kFp4Even };
+
+// Per-epoch figures of one quantized layer (reset by the trainer after each epoch).
+struct QuantStats {
+  uint64_t fp4_values = 0;  // gradient values converted to FP4 (both GEMMs)
+  numerics::Fp4Counts fp4;  // of which flushed to 0 / saturated / NaN
+  int grad_scale_log2 = 0;  // at the epoch's end
+  double pact_alpha = 0;    // at the epoch's end
+  uint64_t acc_overflows = 0;
+};
+
+class QuantizedPath : public GemmPath {
+ public:
+  QuantizedPath(const Parallel& par, const Datapath& datapath, GradientFormat gradients,
+                const std::string& layer);
+  void forward(const float* x, const float* w, size_t n, size_t in, size_t out, float* y) override;
+  void backward_data(const float* dy, const float* w, size_t n, size_t in, size_t out,
+                     float* dx) override;
+  void update(const float* dy, const float* x, size_t n, size_t in, size_t out, float* dw) override;
+  std::vector<Param*> params() override { return {&alpha_}; }
+
+  QuantStats take_stats();
+
+ private:
+  // dY·2^g as FP4 codes of `phase` (transposed to [out×n] when `transposed`), counting.
+  void quantize_gradient(const float* dy, size_t n, size_t out, bool transposed,
+                         numerics::Fp4Phase phase, std::vector<uint8_t>& codes);
+
+  const Parallel& par_;
+  Datapath datapath_;
+  GradientFormat gradients_;
+  Param alpha_;
+  // Of the last forward: weight codes [out×in] and their step, activation codes [n×in] and
+  // their step, and per input where PACT's estimator sends its gradient (0: nowhere, x < 0;
+  // 1: to x; 2: to α).
+  std::vector<int8_t> w_codes_, x_codes_;
+  double w_step_ = 0, x_step_ = 0;
+  std::vector<uint8_t> route_;
+  bool scale_set_ = false;
+  numerics::GradScale scale_;
+  QuantStats stats_;
+  std::vector<int8_t> scratch_i8_;
+  std::vector<uint8_t> scratch_u8_;
+  std::vector<float> scratch_f_;
+};
+
+}  // namespace nibble::train
