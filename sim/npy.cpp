@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "sim/atomic_file.h"
 #include "sim/error.h"
 
 namespace nibble {
@@ -115,6 +116,34 @@ NpyArray read_npy(const std::string& path) {
     }
   }
   return a;
+}
+
+// Header: magic, version 1.0, a little-endian uint16 length, then the dict padded with spaces and
+// ended by a newline so that the data start on a multiple of 64 bytes.
+void write_npy(const std::string& path, const std::vector<uint64_t>& shape, const float* data) {
+  static_assert(std::numeric_limits<float>::is_iec559, "float32 must be IEEE 754");
+  std::string dims;
+  uint64_t count = 1;
+  for (const uint64_t d : shape) {
+    dims += std::to_string(d) + ",";
+    count *= d;
+  }
+  if (shape.size() > 1) dims.pop_back();  // (n,) keeps its comma, (n, m) has none at the end
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  const std::size_t fixed = 10;  // magic (6), version (2), length (2)
+  dict.append((64 - (fixed + dict.size() + 1) % 64) % 64, ' ');
+  dict += '\n';
+  std::string text = "\x93NUMPY";
+  text += '\x01';
+  text += '\x00';
+  text += static_cast<char>(dict.size() & 0xff);
+  text += static_cast<char>(dict.size() >> 8);
+  text += dict;
+  const std::size_t start = text.size();
+  text.resize(start + count * sizeof(float));
+  // x86-64 and every platform Debian's SystemC builds on are little-endian: the bytes as held.
+  std::memcpy(&text[start], data, count * sizeof(float));
+  write_file_atomically(path, text);
 }
 
 }  // namespace nibble

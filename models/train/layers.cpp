@@ -99,26 +99,32 @@ void add_to(std::vector<float>& into, const std::vector<float>& from) {
 
 }  // namespace
 
-Linear::Linear(std::string name, size_t in, size_t out, uint64_t seed,
-               std::unique_ptr<GemmPath> path)
+GemmLayer::GemmLayer(std::string name, size_t in, size_t out, uint64_t seed,
+                     std::unique_ptr<GemmPath> path)
     : name_(std::move(name)),
-      in_(in),
-      out_(out),
       weight_(make_param(name_ + ".weight", in * out, true)),
       bias_(make_param(name_ + ".bias", out, false)),
       path_(std::move(path)) {
   he_uniform(weight_.value, in, seed);
 }
 
-std::vector<Param*> Linear::params() {
+std::vector<Param*> GemmLayer::params() {
   std::vector<Param*> all = {&weight_, &bias_};
   for (Param* p : path_->params()) all.push_back(p);
   return all;
 }
 
+Linear::Linear(std::string name, size_t in, size_t out, uint64_t seed,
+               std::unique_ptr<GemmPath> path)
+    : GemmLayer(std::move(name), in, out, seed, std::move(path)), in_(in), out_(out) {}
+
 void Linear::forward(const Tensor& x, Tensor& y, bool train) {
   y.resize(x.n, out_);
   path_->forward(x.v.data(), weight_.value.data(), x.n, in_, out_, y.v.data());
+  if (train && capturing_) {
+    capture_.input = x;
+    capture_.gemm_out = y.v;
+  }
   for (size_t i = 0; i < x.n; ++i) {
     for (size_t o = 0; o < out_; ++o) y.v[i * out_ + o] += bias_.value[o];
   }
@@ -127,6 +133,7 @@ void Linear::forward(const Tensor& x, Tensor& y, bool train) {
 
 void Linear::backward(const Tensor& dy, Tensor& dx) {
   const size_t n = dy.n;
+  if (capturing_) capture_.grad_output = dy;
   dx.resize(n, input_.c, input_.h, input_.w);
   path_->backward_data(dy.v.data(), weight_.value.data(), n, in_, out_, dx.v.data());
   dw_.assign(in_ * out_, 0.0f);
@@ -139,20 +146,9 @@ void Linear::backward(const Tensor& dy, Tensor& dx) {
 
 Conv3x3::Conv3x3(std::string name, size_t channels, size_t filters, uint64_t seed,
                  std::unique_ptr<GemmPath> path)
-    : name_(std::move(name)),
+    : GemmLayer(std::move(name), channels * 9, filters, seed, std::move(path)),
       channels_(channels),
-      filters_(filters),
-      weight_(make_param(name_ + ".weight", filters * channels * 9, true)),
-      bias_(make_param(name_ + ".bias", filters, false)),
-      path_(std::move(path)) {
-  he_uniform(weight_.value, channels * 9, seed);
-}
-
-std::vector<Param*> Conv3x3::params() {
-  std::vector<Param*> all = {&weight_, &bias_};
-  for (Param* p : path_->params()) all.push_back(p);
-  return all;
-}
+      filters_(filters) {}
 
 // im2col: row (s, y, x) of the columns holds input[s][c][y+dy−1][x+dx−1] at column c·9+dy·3+dx
 // (0 outside the image).
@@ -181,6 +177,10 @@ void Conv3x3::forward(const Tensor& x, Tensor& y, bool train) {
   }
   rows_out_.resize(rows * filters_);
   path_->forward(cols_.data(), weight_.value.data(), rows, k, filters_, rows_out_.data());
+  if (train && capturing_) {
+    capture_.input = x;
+    capture_.gemm_out = rows_out_;
+  }
   y.resize(n_, filters_, h_, w_);
   for (size_t s = 0; s < n_; ++s) {
     for (size_t f = 0; f < filters_; ++f) {
@@ -194,6 +194,7 @@ void Conv3x3::forward(const Tensor& x, Tensor& y, bool train) {
 }
 
 void Conv3x3::backward(const Tensor& dy, Tensor& dx) {
+  if (capturing_) capture_.grad_output = dy;
   const size_t pixels = h_ * w_, k = channels_ * 9, rows = n_ * pixels;
   drows_.resize(rows * filters_);
   for (size_t s = 0; s < n_; ++s) {

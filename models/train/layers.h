@@ -93,47 +93,59 @@ class Layer {
   virtual std::vector<Param*> params() { return {}; }
 };
 
-// y = x·Wᵀ + b, W [out×in] initialised He-uniform from `seed`.
-class Linear : public Layer {
+// What a GEMM layer keeps of one training step for --emit-trace, when asked: its input (NCHW),
+// the gradient of its output (NCHW), and the GEMM's result before the bias ([rows × out]).
+struct GemmCapture {
+  Tensor input, grad_output;
+  std::vector<float> gemm_out;
+};
+
+// A layer computed as one GEMM with weights W [out × in] and a bias per output.
+class GemmLayer : public Layer {
  public:
-  Linear(std::string name, size_t in, size_t out, uint64_t seed, std::unique_ptr<GemmPath> path);
+  GemmLayer(std::string name, size_t in, size_t out, uint64_t seed, std::unique_ptr<GemmPath> path);
   std::string name() const override { return name_; }
-  void forward(const Tensor& x, Tensor& y, bool train) override;
-  void backward(const Tensor& dy, Tensor& dx) override;
   std::vector<Param*> params() override;
   Param& weight() { return weight_; }
   Param& bias() { return bias_; }
   GemmPath& path() { return *path_; }
+  void set_capture(bool on) { capturing_ = on; }
+  const GemmCapture& capture() const { return capture_; }
 
- private:
+ protected:
   std::string name_;
-  size_t in_, out_;
   Param weight_, bias_;
   std::unique_ptr<GemmPath> path_;
-  Tensor input_;
+  bool capturing_ = false;
+  GemmCapture capture_;
   std::vector<float> dw_;
 };
 
-// 3×3 convolution, stride 1, padding 1, as im2col and a GEMM: columns [n·H·W × C·9] times
-// Wᵀ, W [F × C·9] (He-uniform), plus a bias per filter.
-class Conv3x3 : public Layer {
+// y = x·Wᵀ + b, W [out×in] initialised He-uniform from `seed`.
+class Linear : public GemmLayer {
+ public:
+  Linear(std::string name, size_t in, size_t out, uint64_t seed, std::unique_ptr<GemmPath> path);
+  void forward(const Tensor& x, Tensor& y, bool train) override;
+  void backward(const Tensor& dy, Tensor& dx) override;
+
+ private:
+  size_t in_, out_;
+  Tensor input_;
+};
+
+// 3×3 convolution, stride 1, padding 1, as im2col and a GEMM: columns [n·H·W × C·9] (column
+// c·9 + 3·dy + dx) times Wᵀ, W [F × C·9] (He-uniform), plus a bias per filter.
+class Conv3x3 : public GemmLayer {
  public:
   Conv3x3(std::string name, size_t channels, size_t filters, uint64_t seed,
           std::unique_ptr<GemmPath> path);
-  std::string name() const override { return name_; }
   void forward(const Tensor& x, Tensor& y, bool train) override;
   void backward(const Tensor& dy, Tensor& dx) override;
-  std::vector<Param*> params() override;
-  Param& weight() { return weight_; }
-  GemmPath& path() { return *path_; }
 
  private:
-  std::string name_;
   size_t channels_, filters_;
-  Param weight_, bias_;
-  std::unique_ptr<GemmPath> path_;
   size_t n_ = 0, h_ = 0, w_ = 0;
-  std::vector<float> cols_, rows_out_, drows_, dcols_, dw_;
+  std::vector<float> cols_, rows_out_, drows_, dcols_;
 };
 
 class Relu : public Layer {

@@ -29,8 +29,12 @@ void transpose_into(const T* in, size_t rows, size_t cols, std::vector<T>& out) 
 }  // namespace
 
 QuantizedPath::QuantizedPath(const Parallel& par, const Datapath& datapath,
-                             GradientFormat gradients, const std::string& layer)
-    : par_(par), datapath_(datapath), gradients_(gradients) {
+                             GradientFormat gradients, const std::string& layer,
+                             bool sawb_over_transpose)
+    : par_(par),
+      datapath_(datapath),
+      gradients_(gradients),
+      sawb_over_transpose_(sawb_over_transpose) {
   alpha_.name = layer + ".pact_alpha";
   alpha_.value = {static_cast<float>(kPactInitialAlpha)};
   alpha_.grad = {0.0f};
@@ -40,11 +44,19 @@ QuantizedPath::QuantizedPath(const Parallel& par, const Datapath& datapath,
 
 void QuantizedPath::forward(const float* x, const float* w, size_t n, size_t in, size_t out,
                             float* y) {
-  const nn::QuantizedTensor qw = nn::sawb_quantize(w, out * in, kBits);
-  w_codes_ = qw.codes;
-  w_step_ = qw.scales[0];
+  if (sawb_over_transpose_) {
+    transpose_into(w, out, in, scratch_f_);  // Wᵀ [in×out]
+    const nn::QuantizedTensor qwt = nn::sawb_quantize(scratch_f_.data(), out * in, kBits);
+    transpose_into(qwt.codes.data(), in, out, w_codes_);
+    w_step_ = qwt.scales[0];
+  } else {
+    const nn::QuantizedTensor qw = nn::sawb_quantize(w, out * in, kBits);
+    w_codes_ = qw.codes;
+    w_step_ = qw.scales[0];
+  }
   // A clip trained below its floor would make PACT's step 0; keep it positive.
   const double alpha = std::max(1e-3, double{alpha_.value[0]});
+  alpha_used_ = alpha;
   const nn::QuantizedTensor qx = nn::pact_quantize(x, n * in, alpha, kBits);
   x_codes_ = qx.codes;
   x_step_ = qx.scales[0];
@@ -72,6 +84,7 @@ void QuantizedPath::quantize_gradient(const float* dy, size_t n, size_t out, boo
     g = scratch_f_.data();
   }
   codes.resize(n * out);
+  scale_used_ = scale_.log2_scale();
   const bool even = phase == nn::Fp4Phase::kEven;
   const nn::TprTensorCounts counts =
       nn::fp4_quantize_tpr(g, n * out, scale_.log2_scale(), even ? codes.data() : nullptr,

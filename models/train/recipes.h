@@ -46,8 +46,11 @@ struct QuantStats {
 
 class QuantizedPath : public GemmPath {
  public:
+  // `sawb_over_transpose`: SAWB's statistics run over Wᵀ (a linear layer, whose trace op holds
+  // its weights as the GEMM's B = Wᵀ) rather than over W as stored (a convolution's
+  // [F, C, R, S]), so that `nibble run` on an emitted trace quantizes them bit for bit alike.
   QuantizedPath(const Parallel& par, const Datapath& datapath, GradientFormat gradients,
-                const std::string& layer);
+                const std::string& layer, bool sawb_over_transpose);
   void forward(const float* x, const float* w, size_t n, size_t in, size_t out, float* y) override;
   void backward_data(const float* dy, const float* w, size_t n, size_t in, size_t out,
                      float* dx) override;
@@ -55,6 +58,11 @@ class QuantizedPath : public GemmPath {
   std::vector<Param*> params() override { return {&alpha_}; }
 
   QuantStats take_stats();
+  // Of the last step: the PACT clip the forward pass used, and the GradScale exponent the
+  // gradients were converted under (0 before any FP4 conversion).
+  double alpha_used() const { return alpha_used_; }
+  int grad_scale_log2_used() const { return scale_used_; }
+  bool fp4_gradients() const { return gradients_ != GradientFormat::kFp32; }
 
  private:
   // dY·2^g as FP4 codes of `phase` (transposed to [out×n] when `transposed`), counting.
@@ -71,6 +79,9 @@ class QuantizedPath : public GemmPath {
   std::vector<int8_t> w_codes_, x_codes_;
   double w_step_ = 0, x_step_ = 0;
   std::vector<uint8_t> route_;
+  bool sawb_over_transpose_;
+  double alpha_used_ = 0;
+  int scale_used_ = 0;
   bool scale_set_ = false;
   numerics::GradScale scale_;
   QuantStats stats_;

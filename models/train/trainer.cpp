@@ -66,18 +66,19 @@ GradientFormat gradient_format(const std::string& recipe) {
 // GEMM layers in order: the first and the last stay FP32 under a quantized recipe unless
 // all_layers (reference §1.6: related work keeps them in higher precision).
 Network::Network(const std::string& model, const Dataset& data, const TrainOptions& options,
-                 const Parallel& par) {
+                 const Parallel& par)
+    : model_(model) {
   Seeds seeds(options.seed);
   const bool quantized = options.recipe != "fp32";
   const size_t gemm_layers = model == "mlp" ? 4 : 5;
   size_t gemm_index = 0;
-  const auto path = [&](const std::string& layer) -> std::unique_ptr<GemmPath> {
+  const auto path = [&](const std::string& layer, bool linear = true) -> std::unique_ptr<GemmPath> {
     const size_t i = gemm_index++;
     if (!quantized || (!options.all_layers && (i == 0 || i + 1 == gemm_layers))) {
       return std::make_unique<Fp32Path>(par);
     }
     auto q = std::make_unique<QuantizedPath>(par, options.datapath, gradient_format(options.recipe),
-                                             layer);
+                                             layer, linear);
     quantized_.emplace_back(layer, q.get());
     return q;
   };
@@ -99,7 +100,8 @@ Network::Network(const std::string& model, const Dataset& data, const TrainOptio
   for (int i = 0; i < 3; ++i) {
     const std::string name = "conv" + std::to_string(i + 1);
     const uint64_t seed = seeds.next();
-    layers_.push_back(std::make_unique<Conv3x3>(name, channels, filters[i], seed, path(name)));
+    layers_.push_back(
+        std::make_unique<Conv3x3>(name, channels, filters[i], seed, path(name, false)));
     layers_.push_back(std::make_unique<Relu>());
     layers_.push_back(std::make_unique<MaxPool2>());
     channels = filters[i], side_h /= 2, side_w /= 2;
@@ -110,6 +112,18 @@ Network::Network(const std::string& model, const Dataset& data, const TrainOptio
   layers_.push_back(std::make_unique<Relu>());
   seed = seeds.next();
   layers_.push_back(std::make_unique<Linear>("fc2", 256, data.classes, seed, path("fc2")));
+}
+
+std::vector<GemmLayer*> Network::gemm_layers() {
+  std::vector<GemmLayer*> all;
+  for (auto& layer : layers_) {
+    if (auto* g = dynamic_cast<GemmLayer*>(layer.get())) all.push_back(g);
+  }
+  return all;
+}
+
+QuantizedPath* Network::quantized(GemmLayer& layer) {
+  return dynamic_cast<QuantizedPath*>(&layer.path());
 }
 
 std::vector<LayerEpoch> Network::take_stats() {
@@ -197,10 +211,16 @@ std::vector<EpochResult> train(const Dataset& data, const TrainOptions& options,
       const size_t end = std::min(n, begin + batch);
       gather(data, data.train_images, data.train_labels, order, begin, end, x, y);
       for (Param* p : params) std::fill(p->grad.begin(), p->grad.end(), 0.0f);
+      const bool trace = step + 1 == options.trace_step && progress.on_trace;
+      for (GemmLayer* g : net.gemm_layers()) g->set_capture(trace);
       size_t correct = 0;
       r.train_loss += softmax_cross_entropy(net.forward(x, true), y.data(), &dlogits, &correct);
       right += correct;
       net.backward(dlogits);
+      if (trace) {
+        progress.on_trace(net);
+        for (GemmLayer* g : net.gemm_layers()) g->set_capture(false);
+      }
       const auto lr = static_cast<float>(cosine_learning_rate(options.learning_rate, step, steps));
       const auto mu = static_cast<float>(options.momentum);
       const auto wd = static_cast<float>(options.weight_decay);

@@ -33,6 +33,7 @@ struct TrainOptions {
   double learning_rate = 0.05, momentum = 0.9, weight_decay = 5e-4;
   bool all_layers = false;  // quantize the first and last GEMM layers too
   Datapath datapath;
+  uint64_t trace_step = 0;  // 1-based step whose tensors TrainProgress::on_trace sees (0: none)
 };
 
 // One quantized layer's figures over an epoch.
@@ -70,10 +71,15 @@ class Network {
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   // The quantized layers' figures since the last call.
   std::vector<LayerEpoch> take_stats();
+  // The GEMM layers in order, and the quantized datapath of one (null when it is FP32).
+  std::vector<GemmLayer*> gemm_layers();
+  static QuantizedPath* quantized(GemmLayer& layer);
+  const std::string& model() const { return model_; }
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::pair<std::string, QuantizedPath*>> quantized_;
+  std::string model_;
   std::vector<Tensor> acts_;  // acts_[i] is layer i's output
   Tensor grad_a_, grad_b_;
 };
@@ -82,6 +88,9 @@ class Network {
 struct TrainProgress {
   std::function<void(uint64_t step, uint64_t steps)> on_step;
   std::function<void(const EpochResult&)> on_epoch;
+  // At options.trace_step, after its backward pass and before its update: every GEMM layer's
+  // capture() holds the step's tensors, the weights are those the step used.
+  std::function<void(Network& net)> on_trace;
 };
 
 // The gradient format of a trainable quantized recipe (fp32: none).

@@ -15,6 +15,7 @@
 #include <boost/program_options.hpp>
 
 #include "models/train/dataset.h"
+#include "models/train/emit_trace.h"
 #include "models/train/trainer.h"
 #include "sim/app/commands.h"
 #include "sim/atomic_file.h"
@@ -34,7 +35,7 @@ std::string usage() {
       "usage: nibble train --dataset fashion-mnist|digits --model mlp|cnn --recipe R\n"
       "                    [--epochs E] [--seed S | --seeds S1,S2,...] [--threads N]\n"
       "                    [--all-layers] [--config FILE] [--set key=value]...\n"
-      "                    [--data PATH] [--out DIR]\n"
+      "                    [--emit-trace FILE [--trace-step N]] [--data PATH] [--out DIR]\n"
       "\n"
       "Trains the fixed mlp (in-512-512-512-10) or cnn (three conv3x3-ReLU-maxpool2 blocks of 32,\n"
       "64 and 128 filters, fc 256, fc 10) with SGD (momentum 0.9, learning rate 0.05 "
@@ -50,6 +51,10 @@ std::string usage() {
       "accelerator.core.log_grad.fp16_chunk, .stochastic_rounding and .ways (backward and update\n"
       "GEMMs), sim.seed (stochastic rounding); without --config, the simulator's defaults.\n"
       "The first and last layers stay FP32 unless --all-layers.\n"
+      "--emit-trace: the training iteration of step N (1-based, default 1; of the first seed) as "
+      "a\n"
+      "trace for 'nibble run', its GEMMs carrying the step's tensors (FILE's folder,\n"
+      "<stem>.tensors/); see models/train/emit_trace.h.\n"
       "--data: the Fashion-MNIST folder (default " +
       train::default_fashion_mnist_dir() +
       ") or the digits file (default\n"
@@ -131,6 +136,7 @@ Json layer_json(const train::LayerEpoch& l) {
 int train_command(int argc, char* argv[]) {
   po::options_description opts;
   std::string dataset, model, recipe, epochs = "15", seed, seeds, threads, data, out, config;
+  std::string emit_trace, trace_step;
   std::vector<std::string> sets;
   opts.add_options()("help,h", "print this help")("dataset", po::value(&dataset),
                                                   "fashion-mnist or digits")(
@@ -141,6 +147,8 @@ int train_command(int argc, char* argv[]) {
                                                                "threads (default: every core)")(
       "data", po::value(&data), "the data set's folder or file")(
       "all-layers", "quantize the first and last layers too")(
+      "emit-trace", po::value(&emit_trace), "write step N's training iteration as a trace")(
+      "trace-step", po::value(&trace_step), "the step --emit-trace writes (default 1)")(
       "config", po::value(&config), "accelerator config whose datapath decides the numerics")(
       "set", po::value(&sets)->composing(), "override a config key (dotted.key=value)")(
       "out", po::value(&out)->default_value("nibble-out/train"), "output folder");
@@ -187,11 +195,28 @@ int train_command(int argc, char* argv[]) {
     throw InputError(std::string("train: ") + e.what());
   }
 
+  if (emit_trace.empty() && !trace_step.empty()) {
+    throw InputError("train: --trace-step needs --emit-trace FILE");
+  }
+  uint64_t emit_step = 0;
+  if (!emit_trace.empty()) {
+    emit_step = trace_step.empty() ? 1 : parse_uint("--trace-step", trace_step, uint64_t{1} << 40);
+    if (emit_step == 0) throw InputError("train: --trace-step: expected at least 1, found 0");
+  }
   const train::Dataset set =
       dataset == "digits"
           ? train::load_digits(data.empty() ? train::default_digits_path() : data)
           : train::load_fashion_mnist(data.empty() ? train::default_fashion_mnist_dir() : data);
 
+  if (emit_step != 0) {
+    const uint64_t steps = (set.train_size() + options.batch - 1) / options.batch * options.epochs;
+    if (emit_step > steps) {
+      throw InputError("train: --trace-step: expected a step in [1, " + std::to_string(steps) +
+                       "] (" + std::to_string(options.epochs) + " epochs of " +
+                       std::to_string(steps / options.epochs) + " steps), found " +
+                       std::to_string(emit_step));
+    }
+  }
   const bool tty = isatty(STDERR_FILENO) == 1;
   Json runs = Json::array();
   std::string csv = "seed,epoch,learning_rate,train_loss,train_accuracy,test_loss,test_accuracy\n";
@@ -214,6 +239,13 @@ int train_command(int argc, char* argv[]) {
       std::fprintf(stderr, "seed %llu epoch %u: loss %.4f, test accuracy %.2f %%\n",
                    static_cast<unsigned long long>(s), r.epoch, r.train_loss,
                    100 * r.test_accuracy);
+    };
+    options.trace_step = s == seed_list.front() ? emit_step : 0;
+    progress.on_trace = [&](train::Network& net) {
+      const size_t batch = net.gemm_layers().front()->capture().input.n;
+      train::write_step_trace(emit_trace, net, options, set, batch, options.trace_step);
+      std::fprintf(stderr, "%swrote %s (step %llu, batch %zu)\n", tty ? "\r" : "",
+                   emit_trace.c_str(), static_cast<unsigned long long>(options.trace_step), batch);
     };
     const std::vector<train::EpochResult> epochs_done = train::train(set, options, progress);
     const double wall =

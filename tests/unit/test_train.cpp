@@ -6,11 +6,17 @@
 #include <cmath>
 #include <vector>
 
+#include <filesystem>
+
+#include "models/accuracy/op_accuracy.h"
 #include "models/numerics/quantizers.h"
+#include "models/systolic/gemm_values.h"
 #include "models/train/dataset.h"
+#include "models/train/emit_trace.h"
 #include "models/train/recipes.h"
 #include "models/train/trainer.h"
 #include "sim/error.h"
+#include "sim/workload.h"
 
 namespace nibble::train {
 namespace {
@@ -29,7 +35,7 @@ TEST(Train, CosineLearningRate) {
 // output is then Σ code_x·code_w · step_x·step_w, rounded to FP16.
 TEST(Train, QuantizedForwardIsTheIntegerGemmOfPactAndSawbCodes) {
   Parallel par(1);
-  QuantizedPath path(par, Datapath{}, GradientFormat::kFp32, "fc");
+  QuantizedPath path(par, Datapath{}, GradientFormat::kFp32, "fc", true);
   const std::vector<float> x = {-1, 1, 3, 7};
   const std::vector<float> w = {0.5f, -0.25f, 1.0f, 0.125f};
   float y = 0;
@@ -108,6 +114,53 @@ TEST(Train, SameSeedSameEpochsWhateverTheThreads) {
   o.seed = 1;
   const std::vector<EpochResult> other = train(digits, o);
   EXPECT_NE(other[0].train_loss, two[0].train_loss);
+}
+
+// --emit-trace: the quantized forward GEMM of every quantized layer in the emitted step equals,
+// bit for bit, what `nibble run` computes for that op from the trace's tensors (the same
+// operand preparation, prepare_gemm_accuracy, and the unit's kernel, compute_gemm_values): the
+// mlp's fc2 and fc3 (linear, weights traced as Wᵀ) and the cnn's conv2, conv3 (conv2d) and fc1.
+TEST(Train, EmittedTraceReproducesTheQuantizedForwardBitForBit) {
+  const Dataset digits = load_digits(default_digits_path());
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) / "nibble-train-emit";
+  std::filesystem::remove_all(dir);
+  for (const char* model : {"mlp", "cnn"}) {
+    TrainOptions o;
+    o.model = model;
+    o.recipe = "int4-fp4";
+    o.epochs = 1;
+    o.threads = 2;
+    o.trace_step = 2;
+    const std::string trace = (dir / (std::string(model) + ".json")).string();
+    std::vector<std::pair<std::string, std::vector<float>>> outputs;
+    TrainProgress progress;
+    progress.on_trace = [&](Network& net) {
+      for (GemmLayer* g : net.gemm_layers()) {
+        if (Network::quantized(*g) != nullptr) {
+          outputs.emplace_back(g->name(), g->capture().gemm_out);
+        }
+      }
+      write_step_trace(trace, net, o, digits, net.gemm_layers().front()->capture().input.n, 2);
+    };
+    train(digits, o, progress);
+    ASSERT_EQ(outputs.size(), std::string(model) == "mlp" ? 2u : 3u);
+    const Workload w = read_workload(trace);
+    for (const auto& [layer, expected] : outputs) {
+      const auto op = std::find_if(w.ops.begin(), w.ops.end(),
+                                   [&](const Op& x) { return x.name == layer + ".fwd"; });
+      ASSERT_NE(op, w.ops.end()) << layer;
+      ASSERT_EQ(op->precision.a, Precision::kUint4) << layer;
+      ASSERT_EQ(op->precision.b, Precision::kInt4) << layer;
+      GemmData data;
+      prepare_gemm_accuracy(*op, data);
+      compute_gemm_values(op->gemm, data, GemmValueParams{});
+      ASSERT_EQ(data.c.size(), expected.size()) << layer;
+      size_t differ = 0;
+      for (size_t i = 0; i < expected.size(); ++i) differ += data.c[i] != expected[i] ? 1 : 0;
+      EXPECT_EQ(differ, 0u) << model << " " << layer << " of " << expected.size();
+    }
+  }
 }
 
 }  // namespace
