@@ -280,6 +280,64 @@ void gemm_fp4_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s, Fp
 
 namespace {
 
+// a × radix-2 FP4 value for every (a, code): a times ±2^(e−1), exact in a double.
+std::vector<double> radix2_product_table() {
+  std::vector<double> t(24 * 16);
+  for (int a = -8; a <= 15; ++a) {
+    for (int code = 0; code < 16; ++code) {
+      t[static_cast<size_t>((a + 8) * 16 + code)] =
+          a * static_cast<double>(fp4_radix2_decode(static_cast<uint8_t>(code)));
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+void gemm_int4_fp4_radix2(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s,
+                          const Fp16AccumParams& params, float* c, const IntFormat& fa) {
+  s.validate();
+  if (fa.bits > 4) {
+    throw std::invalid_argument("gemm_int4_fp4_radix2: the integer operand is at most 4 bits");
+  }
+  check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, "gemm_int4_fp4_radix2 A");
+  check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), "gemm_int4_fp4_radix2 B");
+  const std::vector<double> table = radix2_product_table();
+  const double* t = table.data();
+  const auto make_row = [&](int64_t i, int64_t k) {
+    const double* trow = t + (a[idx(i, s.k, k)] + 8) * 16;
+    const uint8_t* brow = b_fp4 + idx(k, s.n, 0);
+    return [trow, brow](size_t j) { return trow[brow[j]]; };
+  };
+  const auto term = [&](int64_t i, int64_t k, int64_t j) {
+    return t[(a[idx(i, s.k, k)] + 8) * 16 + b_fp4[idx(k, s.n, j)]];
+  };
+  fp16_gemm(s, params, make_row, term, false, c);
+}
+
+void gemm_fp4_radix2_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s,
+                          const Fp16AccumParams& params, float* c, const IntFormat& fb) {
+  s.validate();
+  if (fb.bits > 4) {
+    throw std::invalid_argument("gemm_fp4_radix2_int4: the integer operand is at most 4 bits");
+  }
+  check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), "gemm_fp4_radix2_int4 A");
+  check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, "gemm_fp4_radix2_int4 B");
+  const std::vector<double> table = radix2_product_table();
+  const double* t = table.data();
+  const auto make_row = [&](int64_t i, int64_t k) {
+    const double* tcol = t + a_fp4[idx(i, s.k, k)];  // stride 16 over the int4 operand
+    const int8_t* brow = b + idx(k, s.n, 0);
+    return [tcol, brow](size_t j) { return tcol[(brow[j] + 8) * 16]; };
+  };
+  const auto term = [&](int64_t i, int64_t k, int64_t j) {
+    return t[(b[idx(k, s.n, j)] + 8) * 16 + a_fp4[idx(i, s.k, k)]];
+  };
+  fp16_gemm(s, params, make_row, term, false, c);
+}
+
+namespace {
+
 void float_operand_gemm(const std::vector<float>& av, const std::vector<float>& bv,
                         const GemmShape& s, const Fp16AccumParams& params, float* c) {
   if (params.group != 1) {

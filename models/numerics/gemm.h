@@ -56,6 +56,14 @@ void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& shape
 void gemm_fp4_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& shape, Fp4Phase phase,
                    const Fp16AccumParams& params, float* c, const IntFormat& fb = kInt4);
 
+// The same engine on radix-2 FP4 gradient codes (fp4_radix2_encode: +-2^(e-1), 1 .. 64): an
+// INT4 x 2^n product is a shift too, so products, groups and FP16 accumulation are as above; no
+// phases (Sun et al.'s radix-2 comparison point, `nibble train --recipe int4-fp4-r2`).
+void gemm_int4_fp4_radix2(const int8_t* a, const uint8_t* b_fp4, const GemmShape& shape,
+                          const Fp16AccumParams& params, float* c, const IntFormat& fa = kInt4);
+void gemm_fp4_radix2_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& shape,
+                          const Fp16AccumParams& params, float* c, const IntFormat& fb = kInt4);
+
 // FP16 x FP16 with FP16 accumulation: each product is exact, each partial sum rounded once.
 void gemm_fp16(const uint16_t* a, const uint16_t* b, const GemmShape& shape,
                const Fp16AccumParams& params, float* c);

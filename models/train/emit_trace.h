@@ -5,8 +5,9 @@
 // The ops are those `nibble trace` writes for the same network (workloads/generators: forward,
 // backward, update, the 4-bit overhead), from a layer graph of the trained mlp or cnn at the
 // step's batch size; the recipe maps as fp32 → fp32, int4-fp32 → int4-fp16 (the generator has
-// no FP32-gradient 4-bit recipe: the trace's gradients are FP16), int4-fp4 and int4-fp4-even →
-// int4-fp4. The trainer's FP32 first and last layers become the generator's FP16 ones (with
+// no FP32-gradient 4-bit recipe: the trace's gradients are FP16), int4-fp4, int4-fp4-even and
+// int4-fp4-r2 → int4-fp4 (the trace format's FP4 is radix 4, with both phases). The trainer's FP32
+// first and last layers become the generator's FP16 ones (with
 // --all-layers, the recipe's). Each `<layer>.fwd`, `.bwd_data` and `.bwd_weight` GEMM gets its
 // operands as the GEMM lays them out:
 //   linear  fwd X [n×in], Wᵀ [in×out]; bwd_data dY [n×out], W [out×in]; bwd_weight Xᵀ [in×n],

@@ -85,12 +85,17 @@ void QuantizedPath::quantize_gradient(const float* dy, size_t n, size_t out, boo
   }
   codes.resize(n * out);
   scale_used_ = scale_.log2_scale();
+  stats_.fp4_values += n * out;
+  if (gradients_ == GradientFormat::kFp4Radix2) {
+    const float up = std::ldexp(1.0f, scale_used_);
+    for (size_t i = 0; i < n * out; ++i) codes[i] = nn::fp4_radix2_encode(g[i] * up, &stats_.fp4);
+    return;
+  }
   const bool even = phase == nn::Fp4Phase::kEven;
   const nn::TprTensorCounts counts =
       nn::fp4_quantize_tpr(g, n * out, scale_.log2_scale(), even ? codes.data() : nullptr,
                            even ? nullptr : codes.data());
   stats_.fp4 += even ? counts.even : counts.odd;
-  stats_.fp4_values += n * out;
 }
 
 void QuantizedPath::backward_data(const float* dy, const float* w, size_t n, size_t in, size_t out,
@@ -109,9 +114,15 @@ void QuantizedPath::backward_data(const float* dy, const float* w, size_t n, siz
     }
     quantize_gradient(dy, n, out, false, nn::Fp4Phase::kEven, scratch_u8_);
     const uint8_t* g = scratch_u8_.data();
+    const bool radix2 = gradients_ == GradientFormat::kFp4Radix2;
     par_.run(n, [&](size_t begin, size_t end) {
-      nn::gemm_fp4_int4(g + begin * out, w_codes_.data(), shape(end - begin, in, out),
-                        nn::Fp4Phase::kEven, datapath_.backward, dx + begin * in, nn::kInt4);
+      if (radix2) {
+        nn::gemm_fp4_radix2_int4(g + begin * out, w_codes_.data(), shape(end - begin, in, out),
+                                 datapath_.backward, dx + begin * in, nn::kInt4);
+      } else {
+        nn::gemm_fp4_int4(g + begin * out, w_codes_.data(), shape(end - begin, in, out),
+                          nn::Fp4Phase::kEven, datapath_.backward, dx + begin * in, nn::kInt4);
+      }
     });
     const double back = w_step_ * std::ldexp(1.0, -scale_.log2_scale());
     for (size_t i = 0; i < n * in; ++i) dx[i] = static_cast<float>(dx[i] * back);
@@ -141,9 +152,15 @@ void QuantizedPath::update(const float* dy, const float* x, size_t n, size_t in,
       gradients_ == GradientFormat::kFp4TwoPhase ? nn::Fp4Phase::kOdd : nn::Fp4Phase::kEven;
   quantize_gradient(dy, n, out, true, phase, scratch_u8_);  // dYᵀ [out×n]
   const uint8_t* g = scratch_u8_.data();
+  const bool radix2 = gradients_ == GradientFormat::kFp4Radix2;
   par_.run(out, [&](size_t begin, size_t end) {
-    nn::gemm_fp4_int4(g + begin * n, x_codes_.data(), shape(end - begin, in, n), phase,
-                      datapath_.backward, dw + begin * in, nn::kUint4);
+    if (radix2) {
+      nn::gemm_fp4_radix2_int4(g + begin * n, x_codes_.data(), shape(end - begin, in, n),
+                               datapath_.backward, dw + begin * in, nn::kUint4);
+    } else {
+      nn::gemm_fp4_int4(g + begin * n, x_codes_.data(), shape(end - begin, in, n), phase,
+                        datapath_.backward, dw + begin * in, nn::kUint4);
+    }
   });
   const double back = x_step_ * std::ldexp(1.0, -scale_.log2_scale());
   for (size_t i = 0; i < out * in; ++i) dw[i] = static_cast<float>(dw[i] * back);

@@ -14,7 +14,8 @@
 //                 codes, scaled back by s_x·2^−g. SAWB's estimator passes dW to W unchanged.
 //   GradScale     g per layer, a power of two: set at the first batch's fixed point (the g that
 //                 puts max|dY|·2^g in (32, 64]), then moved by one vote per step (Fig. 3(a)).
-// int4-fp4-r2 (radix-2 FP4) has no engine kernel yet and is refused by the trainer.
+// int4-fp4-r2: both gradient GEMMs on radix-2 FP4 (±2^n, 1 … 64, fp4_radix2_encode of dY·2^g)
+// on the same shift-MAC engine (gemm_fp4_radix2_int4), no phases.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +34,7 @@ struct Datapath {
   numerics::Fp16AccumParams backward{64, false, 1, 4};  // chunk, stochastic, seed, ways
 };
 
-enum class GradientFormat { kFp32, kFp4TwoPhase, kFp4Even };
+enum class GradientFormat { kFp32, kFp4TwoPhase, kFp4Even, kFp4Radix2 };
 
 // Per-epoch figures of one quantized layer (reset by the trainer after each epoch).
 struct QuantStats {
@@ -65,7 +66,8 @@ class QuantizedPath : public GemmPath {
   bool fp4_gradients() const { return gradients_ != GradientFormat::kFp32; }
 
  private:
-  // dY·2^g as FP4 codes of `phase` (transposed to [out×n] when `transposed`), counting.
+  // dY·2^g as FP4 codes of `phase` (radix 2: no phase; transposed to [out×n] when
+  // `transposed`), counting.
   void quantize_gradient(const float* dy, size_t n, size_t out, bool transposed,
                          numerics::Fp4Phase phase, std::vector<uint8_t>& codes);
 

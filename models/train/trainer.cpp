@@ -15,7 +15,7 @@ const std::vector<RecipeInfo>& recipes() {
       {"int4-fp32", true, "SAWB INT4 weights, PACT UINT4 activations, FP32 gradients"},
       {"int4-fp4", true, "int4-fp32 with radix-4 FP4 gradients, two-phase rounding, GradScale"},
       {"int4-fp4-even", true, "int4-fp4 without two-phase rounding (even phase only)"},
-      {"int4-fp4-r2", false, "int4-fp4 with radix-2 FP4 gradients (no engine kernel yet)"},
+      {"int4-fp4-r2", true, "int4-fp4 with radix-2 FP4 gradients (no phases)"},
   };
   return all;
 }
@@ -34,9 +34,7 @@ void check_options(const TrainOptions& o) {
         o.recipe + "\"");
   }
   if (!it->implemented) {
-    throw InputError("--recipe " + o.recipe +
-                     ": not trained by this build yet (models/numerics has no radix-2 FP4 "
-                     "engine kernel)");
+    throw InputError("--recipe " + o.recipe + ": not trained by this build");
   }
   if (o.epochs == 0) throw InputError("--epochs: expected a positive integer, found 0");
   if (o.batch == 0) throw InputError("batch: expected a positive integer, found 0");
@@ -60,6 +58,7 @@ class Seeds {
 GradientFormat gradient_format(const std::string& recipe) {
   return recipe == "int4-fp4"        ? GradientFormat::kFp4TwoPhase
          : recipe == "int4-fp4-even" ? GradientFormat::kFp4Even
+         : recipe == "int4-fp4-r2"   ? GradientFormat::kFp4Radix2
                                      : GradientFormat::kFp32;
 }
 

@@ -69,8 +69,6 @@ TEST(Train, BadOptionsAreRefused) {
   o.model = "mlp";
   o.recipe = "int3";
   EXPECT_THROW(check_options(o), InputError);
-  o.recipe = "int4-fp4-r2";  // no radix-2 engine kernel yet
-  EXPECT_THROW(check_options(o), InputError);
   o.recipe = "fp32";
   o.epochs = 0;
   EXPECT_THROW(check_options(o), InputError);
@@ -85,8 +83,11 @@ TEST(Train, OneDigitsEpochLearns) {
   TrainOptions o;
   o.epochs = 1;
   o.threads = 2;
-  const std::pair<const char*, int> recorded[] = {
-      {"fp32", 303}, {"int4-fp32", 298}, {"int4-fp4", 292}, {"int4-fp4-even", 295}};
+  const std::pair<const char*, int> recorded[] = {{"fp32", 303},
+                                                  {"int4-fp32", 298},
+                                                  {"int4-fp4", 292},
+                                                  {"int4-fp4-even", 295},
+                                                  {"int4-fp4-r2", 290}};
   for (const auto& [recipe, correct] : recorded) {
     o.recipe = recipe;
     const std::vector<EpochResult> r = train(digits, o);
@@ -122,8 +123,7 @@ TEST(Train, SameSeedSameEpochsWhateverTheThreads) {
 // mlp's fc2 and fc3 (linear, weights traced as Wᵀ) and the cnn's conv2, conv3 (conv2d) and fc1.
 TEST(Train, EmittedTraceReproducesTheQuantizedForwardBitForBit) {
   const Dataset digits = load_digits(default_digits_path());
-  const std::filesystem::path dir =
-      std::filesystem::path(testing::TempDir()) / "nibble-train-emit";
+  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) / "nibble-train-emit";
   std::filesystem::remove_all(dir);
   for (const char* model : {"mlp", "cnn"}) {
     TrainOptions o;

@@ -217,6 +217,25 @@ TEST(GemmInt4Fp4, TakesUnsignedActivationsForTheUpdateGemm) {
                std::out_of_range);
 }
 
+TEST(GemmFp4Radix2, ShiftsByPowersOfTwo) {
+  // Radix-2 codes: field e is 2^(e-1); 4 = 2^3 = 8, 0b1010 = 10 = -2^1 = -2, 1 = 2^0 = 1.
+  // 15·8 + 12·(−2) + 3·1 = 120 − 24 + 3 = 99 (exact in FP16), either operand order.
+  const std::vector<int8_t> a = {15, 12, 3};
+  const std::vector<uint8_t> b = {4, 10, 1};
+  float c = 0.0f;
+  gemm_int4_fp4_radix2(a.data(), b.data(), {1, 1, 3}, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, 99.0f);
+  gemm_fp4_radix2_int4(b.data(), a.data(), {1, 1, 3}, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, 99.0f);
+  // Past 2048 FP16 steps by 2: 15·64 three times gives 960, 1920, 2880 (exact), then + 3·1 =
+  // 2883, a tie between 2882 (1441·2) and 2884 (1442·2): RNE to the even 2884.
+  const std::vector<int8_t> a2 = {15, 15, 15, 3};
+  const std::vector<uint8_t> b2 = {7, 7, 7, 1};
+  gemm_int4_fp4_radix2(a2.data(), b2.data(), {1, 1, 4}, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, 2884.0f);
+  EXPECT_THROW(gemm_int4_fp4_radix2(a.data(), b.data(), {1, 1, 3}, {}, &c), std::out_of_range);
+}
+
 TEST(GemmFp16, MatchesPerElementModel) {
   const GemmShape s{4, 7, 300};
   // Random finite FP16 codes in a moderate range (fields 8..20: 2^-7 .. 2^5).
