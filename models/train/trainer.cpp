@@ -231,6 +231,7 @@ std::vector<EpochResult> train(const Dataset& data, const TrainOptions& options,
         }
       }
       if (progress.on_step) progress.on_step(step + 1, steps);
+      if (progress.should_stop && progress.should_stop()) return results;
     }
     r.train_loss /= static_cast<double>(per_epoch);
     r.train_accuracy = static_cast<double>(right) / static_cast<double>(n);

@@ -91,6 +91,8 @@ struct TrainProgress {
   // At options.trace_step, after its backward pass and before its update: every GEMM layer's
   // capture() holds the step's tensors, the weights are those the step used.
   std::function<void(Network& net)> on_trace;
+  // Polled after every step: true stops the run, which returns the epochs it finished.
+  std::function<bool()> should_stop;
 };
 
 // The gradient format of a trainable quantized recipe (fp32: none).

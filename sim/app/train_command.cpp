@@ -21,6 +21,7 @@
 #include "sim/atomic_file.h"
 #include "sim/config.h"
 #include "sim/error.h"
+#include "sim/interrupt.h"
 #include "sim/stats.h"
 
 namespace nibble {
@@ -57,9 +58,11 @@ std::string usage() {
       "<stem>.tensors/); see models/train/emit_trace.h.\n"
       "--data: the Fashion-MNIST folder (default " +
       train::default_fashion_mnist_dir() +
-      ") or the digits file (default\n"
-      "the shipped workloads/datasets/digits/digits.csv.gz).\n"
-      "Exit status: 0 trained, 2 bad input (nothing written).\n"
+      ")\n"
+      "or the digits file (default the shipped workloads/datasets/digits/digits.csv.gz).\n"
+      "Interrupted (SIGINT, SIGTERM): the finished epochs are written, marked \"complete\": "
+      "false.\n"
+      "Exit status: 0 trained, 2 bad input (nothing written), 128+signal interrupted.\n"
       "\n"
       "recipes:\n";
   for (const train::RecipeInfo& r : train::recipes()) {
@@ -218,6 +221,7 @@ int train_command(int argc, char* argv[]) {
     }
   }
   const bool tty = isatty(STDERR_FILENO) == 1;
+  install_interrupt_handlers();
   Json runs = Json::array();
   std::string csv = "seed,epoch,learning_rate,train_loss,train_accuracy,test_loss,test_accuracy\n";
   std::vector<double> finals;
@@ -247,6 +251,7 @@ int train_command(int argc, char* argv[]) {
       std::fprintf(stderr, "%swrote %s (step %llu, batch %zu)\n", tty ? "\r" : "",
                    emit_trace.c_str(), static_cast<unsigned long long>(options.trace_step), batch);
     };
+    progress.should_stop = interrupt_requested;
     const std::vector<train::EpochResult> epochs_done = train::train(set, options, progress);
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -266,9 +271,12 @@ int train_command(int argc, char* argv[]) {
              fmt(r.train_loss) + "," + fmt(r.train_accuracy) + "," + fmt(r.test_loss) + "," +
              fmt(r.test_accuracy) + "\n";
     }
-    finals.push_back(epochs_done.back().test_accuracy);
+    // An interrupted run keeps its finished epochs; the final figures are of complete runs.
+    if (epochs_done.size() == options.epochs) finals.push_back(epochs_done.back().test_accuracy);
     runs.push_back({{"seed", s}, {"epochs", list}});
+    if (interrupt_requested()) break;
   }
+  const bool complete = !interrupt_requested();
   double mean = 0, var = 0;
   for (const double a : finals) mean += a / static_cast<double>(finals.size());
   for (const double a : finals) var += (a - mean) * (a - mean);
@@ -297,6 +305,7 @@ int train_command(int argc, char* argv[]) {
       {"momentum", options.momentum},
       {"weight_decay", options.weight_decay},
       {"threads", options.threads},
+      {"complete", complete},
       {"runs", runs},
       {"final_test_accuracy", {{"mean", mean}, {"std", sd}, {"seeds", finals.size()}}}};
   std::error_code ec;
@@ -309,6 +318,10 @@ int train_command(int argc, char* argv[]) {
   std::printf("%s %s %s, %u epochs, %zu seed%s: test accuracy %.2f %% +- %.2f %%  -> %s\n",
               set.name.c_str(), model.c_str(), recipe.c_str(), options.epochs, finals.size(),
               finals.size() == 1 ? "" : "s", 100 * mean, 100 * sd, out.c_str());
+  if (!complete) {
+    std::fprintf(stderr, "nibble: interrupted; wrote the finished epochs to %s\n", out.c_str());
+    return 128 + interrupt_signal();
+  }
   return 0;
 }
 
