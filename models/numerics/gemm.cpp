@@ -238,46 +238,6 @@ IntGemmStats gemm_int(const int8_t* a, const IntFormat& fa, const int8_t* b, con
   return stats;
 }
 
-void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s, Fp4Phase phase,
-                   const Fp16AccumParams& params, float* c, const IntFormat& fa) {
-  s.validate();
-  if (fa.bits > 4)
-    throw std::invalid_argument("gemm_int4_fp4: the integer operand is at most 4 bits");
-  check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, "gemm_int4_fp4 A");
-  check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), "gemm_int4_fp4 B");
-  const std::vector<double> table = shift_product_table();
-  const double* t = table.data();
-  const auto make_row = [&](int64_t i, int64_t k) {
-    const double* trow = t + (a[idx(i, s.k, k)] + 8) * 16;
-    const uint8_t* brow = b_fp4 + idx(k, s.n, 0);
-    return [trow, brow](size_t j) { return trow[brow[j]]; };
-  };
-  const auto term = [&](int64_t i, int64_t k, int64_t j) {
-    return shift_mul_value(a[idx(i, s.k, k)], b_fp4[idx(k, s.n, j)]);
-  };
-  fp16_gemm(s, params, make_row, term, phase == Fp4Phase::kOdd, c);
-}
-
-void gemm_fp4_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s, Fp4Phase phase,
-                   const Fp16AccumParams& params, float* c, const IntFormat& fb) {
-  s.validate();
-  if (fb.bits > 4)
-    throw std::invalid_argument("gemm_fp4_int4: the integer operand is at most 4 bits");
-  check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), "gemm_fp4_int4 A");
-  check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, "gemm_fp4_int4 B");
-  const std::vector<double> table = shift_product_table();
-  const double* t = table.data();
-  const auto make_row = [&](int64_t i, int64_t k) {
-    const double* tcol = t + a_fp4[idx(i, s.k, k)];  // stride 16 over the int4 operand
-    const int8_t* brow = b + idx(k, s.n, 0);
-    return [tcol, brow](size_t j) { return tcol[(brow[j] + 8) * 16]; };
-  };
-  const auto term = [&](int64_t i, int64_t k, int64_t j) {
-    return shift_mul_value(b[idx(k, s.n, j)], a_fp4[idx(i, s.k, k)]);
-  };
-  fp16_gemm(s, params, make_row, term, phase == Fp4Phase::kOdd, c);
-}
-
 namespace {
 
 // a × radix-2 FP4 value for every (a, code): a times ±2^(e−1), exact in a double.
@@ -292,17 +252,15 @@ std::vector<double> radix2_product_table() {
   return t;
 }
 
-}  // namespace
-
-void gemm_int4_fp4_radix2(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s,
-                          const Fp16AccumParams& params, float* c, const IntFormat& fa) {
+// The shift-MAC engine with the integer operand on the left: each product is
+// table[(a + 8)·16 + code] (radix-4 or radix-2 FP4 values times the integer, exact).
+void shift_gemm_int_left(const std::string& name, const std::vector<double>& table, const int8_t* a,
+                         const uint8_t* b_fp4, const GemmShape& s, bool halve,
+                         const Fp16AccumParams& params, float* c, const IntFormat& fa) {
   s.validate();
-  if (fa.bits > 4) {
-    throw std::invalid_argument("gemm_int4_fp4_radix2: the integer operand is at most 4 bits");
-  }
-  check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, "gemm_int4_fp4_radix2 A");
-  check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), "gemm_int4_fp4_radix2 B");
-  const std::vector<double> table = radix2_product_table();
+  if (fa.bits > 4) throw std::invalid_argument(name + ": the integer operand is at most 4 bits");
+  check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, (name + " A").c_str());
+  check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), (name + " B").c_str());
   const double* t = table.data();
   const auto make_row = [&](int64_t i, int64_t k) {
     const double* trow = t + (a[idx(i, s.k, k)] + 8) * 16;
@@ -312,18 +270,17 @@ void gemm_int4_fp4_radix2(const int8_t* a, const uint8_t* b_fp4, const GemmShape
   const auto term = [&](int64_t i, int64_t k, int64_t j) {
     return t[(a[idx(i, s.k, k)] + 8) * 16 + b_fp4[idx(k, s.n, j)]];
   };
-  fp16_gemm(s, params, make_row, term, false, c);
+  fp16_gemm(s, params, make_row, term, halve, c);
 }
 
-void gemm_fp4_radix2_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s,
-                          const Fp16AccumParams& params, float* c, const IntFormat& fb) {
+// The same with the FP4 operand on the left (e.g. dX = dY·W).
+void shift_gemm_fp4_left(const std::string& name, const std::vector<double>& table,
+                         const uint8_t* a_fp4, const int8_t* b, const GemmShape& s, bool halve,
+                         const Fp16AccumParams& params, float* c, const IntFormat& fb) {
   s.validate();
-  if (fb.bits > 4) {
-    throw std::invalid_argument("gemm_fp4_radix2_int4: the integer operand is at most 4 bits");
-  }
-  check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), "gemm_fp4_radix2_int4 A");
-  check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, "gemm_fp4_radix2_int4 B");
-  const std::vector<double> table = radix2_product_table();
+  if (fb.bits > 4) throw std::invalid_argument(name + ": the integer operand is at most 4 bits");
+  check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), (name + " A").c_str());
+  check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, (name + " B").c_str());
   const double* t = table.data();
   const auto make_row = [&](int64_t i, int64_t k) {
     const double* tcol = t + a_fp4[idx(i, s.k, k)];  // stride 16 over the int4 operand
@@ -333,7 +290,33 @@ void gemm_fp4_radix2_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape
   const auto term = [&](int64_t i, int64_t k, int64_t j) {
     return t[(b[idx(k, s.n, j)] + 8) * 16 + a_fp4[idx(i, s.k, k)]];
   };
-  fp16_gemm(s, params, make_row, term, false, c);
+  fp16_gemm(s, params, make_row, term, halve, c);
+}
+
+}  // namespace
+
+void gemm_int4_fp4(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s, Fp4Phase phase,
+                   const Fp16AccumParams& params, float* c, const IntFormat& fa) {
+  shift_gemm_int_left("gemm_int4_fp4", shift_product_table(), a, b_fp4, s, phase == Fp4Phase::kOdd,
+                      params, c, fa);
+}
+
+void gemm_fp4_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s, Fp4Phase phase,
+                   const Fp16AccumParams& params, float* c, const IntFormat& fb) {
+  shift_gemm_fp4_left("gemm_fp4_int4", shift_product_table(), a_fp4, b, s, phase == Fp4Phase::kOdd,
+                      params, c, fb);
+}
+
+void gemm_int4_fp4_radix2(const int8_t* a, const uint8_t* b_fp4, const GemmShape& s,
+                          const Fp16AccumParams& params, float* c, const IntFormat& fa) {
+  shift_gemm_int_left("gemm_int4_fp4_radix2", radix2_product_table(), a, b_fp4, s, false, params, c,
+                      fa);
+}
+
+void gemm_fp4_radix2_int4(const uint8_t* a_fp4, const int8_t* b, const GemmShape& s,
+                          const Fp16AccumParams& params, float* c, const IntFormat& fb) {
+  shift_gemm_fp4_left("gemm_fp4_radix2_int4", radix2_product_table(), a_fp4, b, s, false, params, c,
+                      fb);
 }
 
 namespace {
