@@ -10,12 +10,11 @@ gives byte-identical PNGs. Exit status: 0 written, 2 bad input (one line on stde
 written).
 """
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plot_output import InputError, write_outputs  # noqa: E402
+from plot_output import InputError, read_json_file, write_outputs  # noqa: E402
 
 plt = None  # matplotlib.pyplot, imported once the input has been read (bad input fails fast)
 
@@ -31,13 +30,7 @@ STYLE = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "axes.grid": Fal
 
 def load(path):
     file = os.path.join(path, "compare.json") if os.path.isdir(path) else path
-    try:
-        with open(file) as f:
-            c = json.load(f)
-    except OSError as e:
-        raise InputError(f"{file}: cannot read ({e.strerror})")
-    except ValueError as e:
-        raise InputError(f"{file}: not JSON ({e})")
+    c = read_json_file(file, "a nibble compare.json")
     if not isinstance(c, dict):
         raise InputError(f"{file}: expected a nibble compare.json object")
     for key in ("candidate", "baseline", "passes", "units", "layers"):

@@ -1,5 +1,7 @@
-"""What scripts/plot_compare.py and scripts/plot_sweep.py share: their error type and writing their
-outputs all or nothing (each to a temporary name, then all renamed into place)."""
+"""What scripts/plot_compare.py, plot_sweep.py and plot_train.py share: their error type, reading
+their JSON inputs, and writing their outputs all or nothing (each to a temporary name, then all
+renamed into place)."""
+import json
 import os
 
 
@@ -39,3 +41,15 @@ def write_outputs(out, names, draw, what):
             raise InputError(f"{out}: cannot write the outputs ({e.strerror})")
         raise InputError(f"{what} ({e!r})")
     return paths
+
+
+def read_json_file(file, what):
+    """The parsed JSON of `file`; InputError when it cannot be read (saying that `what` was
+    expected there) or is not JSON."""
+    try:
+        with open(file) as f:
+            return json.load(f)
+    except OSError as e:
+        raise InputError(f"{file}: cannot read ({e.strerror}); expected {what}")
+    except ValueError as e:
+        raise InputError(f"{file}: not JSON ({e})")

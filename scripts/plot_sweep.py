@@ -44,7 +44,7 @@ import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plot_output import InputError, write_outputs  # noqa: E402
+from plot_output import InputError, read_json_file, write_outputs  # noqa: E402
 
 plt = None  # matplotlib.pyplot, imported once the input has been read (bad input fails fast)
 
@@ -59,16 +59,6 @@ STYLE = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "axes.grid": Fal
          "path.simplify": True, "image.cmap": "viridis"}
 
 
-
-
-def read_json_file(file, what):
-    try:
-        with open(file) as f:
-            return json.load(f)
-    except OSError as e:
-        raise InputError(f"{file}: cannot read ({e.strerror}); expected {what}")
-    except ValueError as e:
-        raise InputError(f"{file}: not JSON ({e})")
 
 
 def string_list(doc, file, name):

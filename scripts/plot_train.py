@@ -10,12 +10,11 @@ give byte-identical PNGs. Exit status: 0 written, 2 bad input (one line on stder
 written).
 """
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plot_output import InputError, write_outputs  # noqa: E402
+from plot_output import InputError, read_json_file, write_outputs  # noqa: E402
 
 FILES = ("accuracy.png", "loss.png")
 STYLE = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "path.simplify": True}
@@ -23,13 +22,7 @@ STYLE = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "path.simplify":
 
 def load(path):
     file = os.path.join(path, "train.json") if os.path.isdir(path) else path
-    try:
-        with open(file) as f:
-            doc = json.load(f)
-    except OSError as e:
-        raise InputError(f"{file}: cannot read ({e.strerror})")
-    except json.JSONDecodeError as e:
-        raise InputError(f"{file}: not JSON ({e})")
+    doc = read_json_file(file, "a nibble train.json")
     if not isinstance(doc, dict) or doc.get("format") != "nibble-train":
         raise InputError(f"{file}: expected a nibble train.json (format \"nibble-train\")")
     for key in ("model", "recipe", "runs"):
