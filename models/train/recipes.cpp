@@ -98,6 +98,26 @@ void QuantizedPath::quantize_gradient(const float* dy, size_t n, size_t out, boo
   stats_.fp4 += even ? counts.even : counts.odd;
 }
 
+// C[rows×cols] = G·B on the shift-MAC engine, G the FP4 gradient codes [rows×k] of this step's
+// scale, B integer codes [k×cols] of step `step`; rows split across the threads, then the result
+// scaled back to real values by step·2^−g.
+void QuantizedPath::fp4_gemm(const uint8_t* g, const int8_t* b, const nn::IntFormat& fb,
+                             size_t rows, size_t cols, size_t k, nn::Fp4Phase phase, double step,
+                             float* c) const {
+  const bool radix2 = gradients_ == GradientFormat::kFp4Radix2;
+  par_.run(rows, [&](size_t begin, size_t end) {
+    if (radix2) {
+      nn::gemm_fp4_radix2_int4(g + begin * k, b, shape(end - begin, cols, k), datapath_.backward,
+                               c + begin * cols, fb);
+    } else {
+      nn::gemm_fp4_int4(g + begin * k, b, shape(end - begin, cols, k), phase, datapath_.backward,
+                        c + begin * cols, fb);
+    }
+  });
+  const double back = step * std::ldexp(1.0, -scale_used_);
+  for (size_t i = 0; i < rows * cols; ++i) c[i] = static_cast<float>(c[i] * back);
+}
+
 void QuantizedPath::backward_data(const float* dy, const float* w, size_t n, size_t in, size_t out,
                                   float* dx) {
   (void)w;  // the codes of the forward pass stand for it
@@ -113,19 +133,8 @@ void QuantizedPath::backward_data(const float* dy, const float* w, size_t n, siz
       scale_set_ = true;
     }
     quantize_gradient(dy, n, out, false, nn::Fp4Phase::kEven, scratch_u8_);
-    const uint8_t* g = scratch_u8_.data();
-    const bool radix2 = gradients_ == GradientFormat::kFp4Radix2;
-    par_.run(n, [&](size_t begin, size_t end) {
-      if (radix2) {
-        nn::gemm_fp4_radix2_int4(g + begin * out, w_codes_.data(), shape(end - begin, in, out),
-                                 datapath_.backward, dx + begin * in, nn::kInt4);
-      } else {
-        nn::gemm_fp4_int4(g + begin * out, w_codes_.data(), shape(end - begin, in, out),
-                          nn::Fp4Phase::kEven, datapath_.backward, dx + begin * in, nn::kInt4);
-      }
-    });
-    const double back = w_step_ * std::ldexp(1.0, -scale_.log2_scale());
-    for (size_t i = 0; i < n * in; ++i) dx[i] = static_cast<float>(dx[i] * back);
+    fp4_gemm(scratch_u8_.data(), w_codes_.data(), nn::kInt4, n, in, out, nn::Fp4Phase::kEven,
+             w_step_, dx);
   }
   double to_alpha = 0;
   for (size_t i = 0; i < n * in; ++i) {
@@ -151,19 +160,7 @@ void QuantizedPath::update(const float* dy, const float* x, size_t n, size_t in,
   const nn::Fp4Phase phase =
       gradients_ == GradientFormat::kFp4TwoPhase ? nn::Fp4Phase::kOdd : nn::Fp4Phase::kEven;
   quantize_gradient(dy, n, out, true, phase, scratch_u8_);  // dYᵀ [out×n]
-  const uint8_t* g = scratch_u8_.data();
-  const bool radix2 = gradients_ == GradientFormat::kFp4Radix2;
-  par_.run(out, [&](size_t begin, size_t end) {
-    if (radix2) {
-      nn::gemm_fp4_radix2_int4(g + begin * n, x_codes_.data(), shape(end - begin, in, n),
-                               datapath_.backward, dw + begin * in, nn::kUint4);
-    } else {
-      nn::gemm_fp4_int4(g + begin * n, x_codes_.data(), shape(end - begin, in, n), phase,
-                        datapath_.backward, dw + begin * in, nn::kUint4);
-    }
-  });
-  const double back = x_step_ * std::ldexp(1.0, -scale_.log2_scale());
-  for (size_t i = 0; i < out * in; ++i) dw[i] = static_cast<float>(dw[i] * back);
+  fp4_gemm(scratch_u8_.data(), x_codes_.data(), nn::kUint4, out, in, n, phase, x_step_, dw);
   // One vote per step, after both GEMMs used this step's scale.
   scale_.apply_votes(scale_.vote_for(dy, n * out));
 }

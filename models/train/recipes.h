@@ -71,6 +71,9 @@ class QuantizedPath : public GemmPath {
   void quantize_gradient(const float* dy, size_t n, size_t out, bool transposed,
                          numerics::Fp4Phase phase, std::vector<uint8_t>& codes);
 
+  void fp4_gemm(const uint8_t* g, const int8_t* b, const numerics::IntFormat& fb, size_t rows,
+                size_t cols, size_t k, numerics::Fp4Phase phase, double step, float* c) const;
+
   const Parallel& par_;
   Datapath datapath_;
   GradientFormat gradients_;
