@@ -1,5 +1,7 @@
 #include "models/numerics/gemm.h"
 
+#include "models/numerics/gemm_kernels.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -50,6 +52,15 @@ void int_gemm_no_overflow(const int8_t* a, const int8_t* b, const GemmShape& s, 
     }
     for (int64_t j = 0; j < s.n; ++j) c[idx(i, s.n, j)] = row[static_cast<size_t>(j)];
   }
+}
+
+// The same sums in floats: exact while every partial sum stays below 2^24.
+void int_gemm_in_float(const int8_t* a, const int8_t* b, const GemmShape& s, int64_t* c) {
+  const std::vector<float> af(a, a + s.m * s.k);
+  const std::vector<float> bf(b, b + s.k * s.n);
+  std::vector<float> cf(static_cast<size_t>(s.m * s.n));
+  kernels::gemm_f32(af.data(), bf.data(), s.m, s.n, s.k, cf.data());
+  for (size_t i = 0; i < cf.size(); ++i) c[i] = static_cast<int64_t>(cf[i]);
 }
 
 // FP16-accumulating GEMM with RNE, loops i-k-j so the inner loop streams a row of B. Chunk
@@ -204,7 +215,10 @@ IntGemmStats gemm_int_acc(const int8_t* a, const IntFormat& fa, const int8_t* b,
   // in practice (codes are int8), so this is at most K * 2^14.
   const double bound = static_cast<double>(s.k) * static_cast<double>(max_abs(fa) * max_abs(fb));
   if (bound <= static_cast<double>(probe.max())) {
-    if (bound <= static_cast<double>(std::numeric_limits<int32_t>::max())) {
+    if (bound <= 0x1p24) {
+      // Every partial sum is an integer below 2^24, which a float holds exactly.
+      int_gemm_in_float(a, b, s, c);
+    } else if (bound <= static_cast<double>(std::numeric_limits<int32_t>::max())) {
       int_gemm_no_overflow<int32_t>(a, b, s, c);
     } else {
       int_gemm_no_overflow<int64_t>(a, b, s, c);
@@ -252,6 +266,21 @@ std::vector<double> radix2_product_table() {
   return t;
 }
 
+// The FP4 values of a product table's 16 codes in units of 2^-6 (the row of integer 1), exact.
+std::vector<float> fp4_units(const std::vector<double>& table) {
+  std::vector<float> units(16);
+  for (size_t code = 0; code < 16; ++code) {
+    units[code] = static_cast<float>(std::ldexp(table[(1 + 8) * 16 + code], kShiftMacFracBits));
+  }
+  return units;
+}
+
+// RNE sums with a group whose exact sums fit a float take the fixed-point kernel; stochastic
+// rounding (one random stream per element) and bad parameters (refused there) take fp16_gemm.
+bool fixed_point_applies(const Fp16AccumParams& p) {
+  return !p.stochastic && p.chunk_length >= 0 && p.group >= 1 && p.group <= kernels::kShiftMaxGroup;
+}
+
 // The shift-MAC engine with the integer operand on the left: each product is
 // table[(a + 8)·16 + code] (radix-4 or radix-2 FP4 values times the integer, exact).
 void shift_gemm_int_left(const std::string& name, const std::vector<double>& table, const int8_t* a,
@@ -261,6 +290,15 @@ void shift_gemm_int_left(const std::string& name, const std::vector<double>& tab
   if (fa.bits > 4) throw std::invalid_argument(name + ": the integer operand is at most 4 bits");
   check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, (name + " A").c_str());
   check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), (name + " B").c_str());
+  if (fixed_point_applies(params)) {
+    const std::vector<float> units = fp4_units(table);
+    const std::vector<float> x(a, a + s.m * s.k);
+    std::vector<float> bu(static_cast<size_t>(s.k * s.n));
+    for (size_t i = 0; i < bu.size(); ++i) bu[i] = units[b_fp4[i]];
+    kernels::shift_fp16(x.data(), bu.data(), s.m, s.n, s.k, params.chunk_length, params.group,
+                        halve, c);
+    return;
+  }
   const double* t = table.data();
   const auto make_row = [&](int64_t i, int64_t k) {
     const double* trow = t + (a[idx(i, s.k, k)] + 8) * 16;
@@ -281,6 +319,15 @@ void shift_gemm_fp4_left(const std::string& name, const std::vector<double>& tab
   if (fb.bits > 4) throw std::invalid_argument(name + ": the integer operand is at most 4 bits");
   check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), (name + " A").c_str());
   check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, (name + " B").c_str());
+  if (fixed_point_applies(params)) {
+    const std::vector<float> units = fp4_units(table);
+    std::vector<float> x(static_cast<size_t>(s.m * s.k));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = units[a_fp4[i]];
+    const std::vector<float> bf(b, b + s.k * s.n);
+    kernels::shift_fp16(x.data(), bf.data(), s.m, s.n, s.k, params.chunk_length, params.group,
+                        halve, c);
+    return;
+  }
   const double* t = table.data();
   const auto make_row = [&](int64_t i, int64_t k) {
     const double* tcol = t + a_fp4[idx(i, s.k, k)];  // stride 16 over the int4 operand
@@ -381,7 +428,8 @@ void plain_gemm(const T* a, const T* b, const GemmShape& s, T* c) {
 }  // namespace
 
 void gemm_fp32(const float* a, const float* b, const GemmShape& s, float* c) {
-  plain_gemm(a, b, s, c);
+  s.validate();
+  kernels::gemm_f32(a, b, s.m, s.n, s.k, c);
 }
 
 void gemm_f64(const double* a, const double* b, const GemmShape& s, double* c) {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "models/numerics/gemm.h"
@@ -92,6 +94,19 @@ TEST(GemmInt, FastAndSlowPathsMatchTheRegisterModel) {
   }
 }
 
+TEST(GemmInt, FloatPathHoldsSumsUpTo2To24) {
+  // All operands -128 (INT8): every product is 16384 = 2^14, so K = 1024 sums to exactly 2^24,
+  // the last integer bound the float path takes (bound = K * 128 * 128 <= 2^24); K = 1025 goes
+  // to the int32 path and sums to 2^24 + 2^14 = 16793600, which a float could not hold.
+  for (const int64_t k : {int64_t{1024}, int64_t{1025}}) {
+    const std::vector<int8_t> a(static_cast<size_t>(2 * k), -128);
+    const std::vector<int8_t> b(static_cast<size_t>(k * 3), -128);
+    std::vector<int64_t> c(6);
+    gemm_int_acc(a.data(), kInt8, b.data(), kInt8, {2, 3, k}, {32, OverflowMode::kWrap}, c.data());
+    EXPECT_EQ(c, std::vector<int64_t>(6, k * 16384)) << k;
+  }
+}
+
 TEST(GemmInt, RejectsBadInput) {
   const std::vector<int8_t> a = {9};
   const std::vector<int8_t> b = {1};
@@ -137,6 +152,114 @@ TEST(GemmInt4Fp4, MatchesPerElementModelForAllChunkingsAndPhases) {
       }
     }
   }
+}
+
+// Bit patterns, so that NaN results compare equal to NaN.
+std::vector<uint32_t> bits_of(const std::vector<float>& v) {
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), sizeof(float) * v.size());
+  return b;
+}
+
+// The reference with groups: `group` exact products summed in a double before each add.
+template <typename Term>
+std::vector<float> naive_grouped(const GemmShape& s, const Fp16AccumParams& p, Term term,
+                                 bool halve) {
+  std::vector<float> c(static_cast<size_t>(s.m * s.n));
+  for (int64_t i = 0; i < s.m; ++i) {
+    for (int64_t j = 0; j < s.n; ++j) {
+      Fp16Accumulator acc(p);
+      for (int64_t k0 = 0; k0 < s.k; k0 += p.group) {
+        double inner = 0.0;
+        for (int64_t k = k0; k < std::min(s.k, k0 + p.group); ++k) inner += term(i, k, j);
+        acc.add(inner);
+      }
+      const double v = acc.finish();
+      c[at(i, s.n, j)] = static_cast<float>(halve ? fp16_halve(v) : v);
+    }
+  }
+  return c;
+}
+
+TEST(GemmInt4Fp4, FixedPointKernelMatchesPerElementModelOnEveryBlockEdge) {
+  // The kernel works on blocks of 4 rows x 8 columns: shapes below, at and past each edge, every
+  // engine (both operand orders, radix 4 and 2), chunkings and groups, against the reference.
+  // UINT4 activations and all-large FP4 codes (5..7 and 13..15) make sums big enough that
+  // FP16 rounding happens on most adds.
+  int cases = 0;
+  for (const int64_t m : {1, 3, 4, 5, 9}) {
+    for (const int64_t n : {1, 7, 8, 9, 17}) {
+      for (const int64_t k : {1, 5, 64, 130}) {
+        const GemmShape s{m, n, k};
+        const auto ints = random_ints(static_cast<size_t>(m * k), kUint4, 10 + cases);
+        auto codes = random_codes(static_cast<size_t>(k * n), 16, 20 + cases);
+        for (size_t i = 0; i < codes.size(); i += 2) codes[i] = static_cast<uint8_t>(codes[i] | 5);
+        // FP4-left operands: codes [m x k], ints [k x n].
+        const auto codes_l = random_codes(static_cast<size_t>(m * k), 16, 30 + cases);
+        const auto ints_r = random_ints(static_cast<size_t>(k * n), kInt4, 40 + cases);
+        for (const int64_t cl : {int64_t{0}, int64_t{1}, int64_t{64}}) {
+          for (const int64_t g : {int64_t{1}, int64_t{4}, int64_t{5}}) {
+            const Fp16AccumParams p{cl, false, 1, g};
+            const auto t_il = [&](int64_t i, int64_t kk, int64_t j) {
+              return static_cast<double>(ints[at(i, k, kk)]) * fp4_decode(codes[at(kk, n, j)]);
+            };
+            const auto t_fl = [&](int64_t i, int64_t kk, int64_t j) {
+              return fp4_decode(codes_l[at(i, k, kk)]) * static_cast<double>(ints_r[at(kk, n, j)]);
+            };
+            const auto t_r2 = [&](int64_t i, int64_t kk, int64_t j) {
+              return static_cast<double>(ints[at(i, k, kk)]) *
+                     fp4_radix2_decode(codes[at(kk, n, j)]);
+            };
+            std::vector<float> c(static_cast<size_t>(m * n));
+            gemm_int4_fp4(ints.data(), codes.data(), s, Fp4Phase::kOdd, p, c.data(), kUint4);
+            EXPECT_EQ(bits_of(c), bits_of(naive_grouped(s, p, t_il, true))) << m << n << k;
+            gemm_fp4_int4(codes_l.data(), ints_r.data(), s, Fp4Phase::kEven, p, c.data());
+            EXPECT_EQ(bits_of(c), bits_of(naive_grouped(s, p, t_fl, false))) << m << n << k;
+            gemm_int4_fp4_radix2(ints.data(), codes.data(), s, p, c.data(), kUint4);
+            EXPECT_EQ(bits_of(c), bits_of(naive_grouped(s, p, t_r2, false))) << m << n << k;
+            cases += 3;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(cases, 5 * 5 * 4 * 3 * 3 * 3);  // m x n x k x chunkings x groups x engines = 2700
+}
+
+TEST(GemmInt4Fp4, OverflowsToInfinityAndOppositeInfinitiesGiveNaN) {
+  // UINT4 15 x FP4 code 7 (4^3 = 64) = 960 per product. 68 adds: 65280, exact (a multiple of the
+  // ulp 32 there); the 69th: 66240 >= 65520 (65504 + half an ulp) rounds to +inf, and the
+  // negative products after it (code 15 = -64) leave it there.
+  std::vector<int8_t> a(80, 15);
+  std::vector<uint8_t> b(80, 7);
+  float c = 0.0f;
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 68}, Fp4Phase::kEven, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, 65280.0f);
+  // + 14 x 16 (code 6 = 4^2) = 65504, the largest FP16; + 15 x 16 = 65520, the tie between 65504
+  // and 65536 = 2^16, goes to the even 2^16: +inf.
+  a[68] = 14;
+  b[68] = 6;
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 69}, Fp4Phase::kEven, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, 65504.0f);
+  a[68] = 15;
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 69}, Fp4Phase::kEven, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, std::numeric_limits<float>::infinity());
+  b[68] = 7;
+  for (size_t k = 69; k < 80; ++k) b[k] = 15;
+  gemm_int4_fp4(a.data(), b.data(), {1, 1, 80}, Fp4Phase::kEven, {0, false, 1}, &c, kUint4);
+  EXPECT_EQ(c, std::numeric_limits<float>::infinity());
+  // Chunks of 69: the first closes at +inf, the second (69 x -960) at -inf; +inf + -inf = NaN.
+  std::vector<int8_t> a2(138, 15);
+  std::vector<uint8_t> b2(138, 7);
+  for (size_t k = 69; k < 138; ++k) b2[k] = 15;
+  gemm_int4_fp4(a2.data(), b2.data(), {1, 1, 138}, Fp4Phase::kOdd, {69, false, 1}, &c, kUint4);
+  EXPECT_TRUE(std::isnan(c));
+  // The same through the reference, bit for bit (sign of the NaN included).
+  const auto term = [&](int64_t, int64_t k, int64_t) {
+    return 15.0 * fp4_decode(b2[static_cast<size_t>(k)]);
+  };
+  const Fp16AccumParams p{69, false, 1};
+  EXPECT_EQ(bits_of({c}), bits_of(naive_grouped({1, 1, 138}, p, term, true)));
 }
 
 TEST(GemmInt4Fp4, OddPhaseIsHalfTheEvenResultAndFp4LeftIsTheTranspose) {
@@ -296,6 +419,36 @@ TEST(GemmHfp8, MatchesPerElementModelThroughFp9) {
   EXPECT_EQ(c, naive_fp16(s, p, term, false));
   EXPECT_THROW(gemm_hfp8(a.data(), fp16(), b.data(), hfp8_bwd(), s, p, c.data()),
                std::invalid_argument);
+}
+
+TEST(GemmFloat, BlockedFp32IsTheTextbookLoopBitForBit) {
+  // Blocks of 4 rows x 8 columns: shapes at and past each edge against r[j] += x * b[k][j].
+  SplitMix64 rng(77);
+  const auto uniform = [&rng]() {
+    return static_cast<float>(static_cast<double>(rng.next() >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+  };
+  for (const int64_t m : {1, 4, 7}) {
+    for (const int64_t n : {1, 8, 13}) {
+      for (const int64_t k : {1, 9, 300}) {
+        std::vector<float> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n));
+        for (float& v : a) v = uniform();
+        for (float& v : b) v = uniform();
+        std::vector<float> want(static_cast<size_t>(m * n), 0.0f);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t kk = 0; kk < k; ++kk) {
+            const float x = a[at(i, k, kk)];
+            for (int64_t j = 0; j < n; ++j) {
+              const float prod = x * b[at(kk, n, j)];  // rounded before the add: no contraction
+              want[at(i, n, j)] = want[at(i, n, j)] + prod;
+            }
+          }
+        }
+        std::vector<float> c(want.size());
+        gemm_fp32(a.data(), b.data(), {m, n, k}, c.data());
+        EXPECT_EQ(bits_of(c), bits_of(want)) << m << " " << n << " " << k;
+      }
+    }
+  }
 }
 
 TEST(GemmFloat, Fp32AndF64References) {

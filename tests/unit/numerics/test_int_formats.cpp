@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "models/numerics/int_formats.h"
+#include "models/numerics/prng.h"
 
 namespace nibble::numerics {
 namespace {
@@ -18,6 +19,33 @@ TEST(IntFormat, Ranges) {
   EXPECT_EQ(kInt2.max(), 1);
   EXPECT_THROW((IntFormat{1, true}.validate()), std::invalid_argument);
   EXPECT_THROW((IntFormat{33, false}.validate()), std::invalid_argument);
+}
+
+TEST(IntFormat, RoundHalfEvenAtTheEdgesOfItsIntegerPath) {
+  // Below 2^52 it truncates to int64; from 2^52 doubles are integers and come back unchanged.
+  EXPECT_EQ(round_half_even(0x1p52 - 0.5), 0x1p52);        // tie: 2^52 - 1 is odd, 2^52 even
+  EXPECT_EQ(round_half_even(0x1p52 - 1.5), 0x1p52 - 2.0);  // tie: 2^52 - 2 is the even one
+  EXPECT_EQ(round_half_even(-(0x1p52 - 0.5)), -0x1p52);
+  EXPECT_EQ(round_half_even(0x1p53 + 2.0), 0x1p53 + 2.0);
+  EXPECT_EQ(round_half_even(-1e300), -1e300);
+  EXPECT_EQ(round_half_even(-0.5), 0.0);
+  EXPECT_EQ(round_half_even(-1.5), -2.0);
+  EXPECT_EQ(round_half_even(-0.7), -1.0);
+  EXPECT_TRUE(std::signbit(round_half_even(-0.0)));   // zeros keep their sign
+  EXPECT_FALSE(std::signbit(round_half_even(-0.3)));  // -1 + 1 = +0, as floor(x) + 1 gives
+  EXPECT_TRUE(std::isnan(round_half_even(std::nan(""))));
+  EXPECT_EQ(round_half_even(-std::numeric_limits<double>::infinity()),
+            -std::numeric_limits<double>::infinity());
+  // Against the FPU's own round-to-nearest-even (std::nearbyint in the default mode) on values
+  // of every magnitude from 2^-4 to 2^60 and every sign, ties included (multiples of 0.5).
+  SplitMix64 rng(9);
+  for (int i = 0; i < 20000; ++i) {
+    const double mant = static_cast<double>(rng.next() >> 11) * 0x1.0p-53;
+    double x = std::ldexp(mant, static_cast<int>(rng.next() % 65) - 4);
+    if (i % 4 == 0) x = std::ldexp(std::floor(x), -1);  // a multiple of 0.5
+    if (i % 2 == 1) x = -x;
+    EXPECT_EQ(round_half_even(x), std::nearbyint(x)) << x;
+  }
 }
 
 TEST(IntFormat, RoundHalfEvenAndSaturate) {
