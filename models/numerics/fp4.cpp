@@ -180,7 +180,7 @@ int GradScale::vote(double max_abs_scaled) {
   return +1;
 }
 
-int GradScale::vote_for(const float* g, size_t n) const {
+int GradScale::vote_for(const float* g, size_t n, int headroom_log2) const {
   double max_abs = 0.0;
   for (size_t i = 0; i < n; ++i) {
     const double a = std::fabs(static_cast<double>(g[i]));
@@ -188,7 +188,7 @@ int GradScale::vote_for(const float* g, size_t n) const {
     if (a > max_abs) max_abs = a;
   }
   // Scaling by a power of two is exact in double, so the bin test is exact.
-  return vote(max_abs * scale());
+  return vote(max_abs * std::ldexp(1.0, log2_scale_ + headroom_log2));
 }
 
 void GradScale::apply_votes(int vote_sum) {

@@ -91,8 +91,9 @@ class GradScale {
   int log2_scale() const { return log2_scale_; }
   double scale() const;
   static int vote(double max_abs_scaled);
-  // This worker's vote for a gradient tensor under the current scale.
-  int vote_for(const float* g, size_t n) const;
+  // This worker's vote for a gradient tensor under the current scale; with `headroom_log2` h
+  // the vote aims max|g·scale| at (32, 64]·2^−h instead (h spare binades).
+  int vote_for(const float* g, size_t n, int headroom_log2 = 0) const;
   void apply_votes(int vote_sum);
 
  private:

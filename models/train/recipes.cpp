@@ -1,5 +1,6 @@
 #include "models/train/recipes.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
@@ -101,9 +102,9 @@ void QuantizedPath::quantize_gradient(const float* dy, size_t n, size_t out, boo
 // C[rows×cols] = G·B on the shift-MAC engine, G the FP4 gradient codes [rows×k] of this step's
 // scale, B integer codes [k×cols] of step `step`; rows split across the threads, then the result
 // scaled back to real values by step·2^−g.
-void QuantizedPath::fp4_gemm(const uint8_t* g, const int8_t* b, const nn::IntFormat& fb,
-                             size_t rows, size_t cols, size_t k, nn::Fp4Phase phase, double step,
-                             float* c) const {
+size_t QuantizedPath::fp4_gemm(const uint8_t* g, const int8_t* b, const nn::IntFormat& fb,
+                               size_t rows, size_t cols, size_t k, nn::Fp4Phase phase, double step,
+                               float* c) const {
   const bool radix2 = gradients_ == GradientFormat::kFp4Radix2;
   par_.run(rows, [&](size_t begin, size_t end) {
     if (radix2) {
@@ -115,7 +116,23 @@ void QuantizedPath::fp4_gemm(const uint8_t* g, const int8_t* b, const nn::IntFor
     }
   });
   const double back = step * std::ldexp(1.0, -scale_used_);
-  for (size_t i = 0; i < rows * cols; ++i) c[i] = static_cast<float>(c[i] * back);
+  size_t non_finite = 0;
+  for (size_t i = 0; i < rows * cols; ++i) {
+    c[i] = static_cast<float>(c[i] * back);
+    non_finite += std::isfinite(c[i]) ? 0 : 1;
+  }
+  return non_finite;
+}
+
+void QuantizedPath::move_scale(const float* dy, size_t count) {
+  if (!dy_finite_) return;  // a later layer overflowed: the step is skipped, nothing moves here
+  if (overflowed_) {
+    ++headroom_;
+    scale_.apply_votes(-1);
+    overflowed_ = false;
+    return;
+  }
+  scale_.apply_votes(scale_.vote_for(dy, count, headroom_));
 }
 
 void QuantizedPath::backward_data(const float* dy, const float* w, size_t n, size_t in, size_t out,
@@ -128,13 +145,14 @@ void QuantizedPath::backward_data(const float* dy, const float* w, size_t n, siz
     }
     gemm_fp32_rows(par_, dy, scratch_f_.data(), n, in, out, dx);
   } else {
-    if (!scale_set_) {
+    dy_finite_ = std::all_of(dy, dy + n * out, [](float v) { return std::isfinite(v); });
+    if (!scale_set_ && dy_finite_) {
       scale_ = nn::GradScale(nn::grad_scale_fixed_point(dy, n * out));
       scale_set_ = true;
     }
     quantize_gradient(dy, n, out, false, nn::Fp4Phase::kEven, scratch_u8_);
-    fp4_gemm(scratch_u8_.data(), w_codes_.data(), nn::kInt4, n, in, out, nn::Fp4Phase::kEven,
-             w_step_, dx);
+    note_overflows(fp4_gemm(scratch_u8_.data(), w_codes_.data(), nn::kInt4, n, in, out,
+                            nn::Fp4Phase::kEven, w_step_, dx));
   }
   double to_alpha = 0;
   for (size_t i = 0; i < n * in; ++i) {
@@ -160,15 +178,23 @@ void QuantizedPath::update(const float* dy, const float* x, size_t n, size_t in,
   const nn::Fp4Phase phase =
       gradients_ == GradientFormat::kFp4TwoPhase ? nn::Fp4Phase::kOdd : nn::Fp4Phase::kEven;
   quantize_gradient(dy, n, out, true, phase, scratch_u8_);  // dYᵀ [out×n]
-  fp4_gemm(scratch_u8_.data(), x_codes_.data(), nn::kUint4, out, in, n, phase, x_step_, dw);
-  // One vote per step, after both GEMMs used this step's scale.
-  scale_.apply_votes(scale_.vote_for(dy, n * out));
+  note_overflows(
+      fp4_gemm(scratch_u8_.data(), x_codes_.data(), nn::kUint4, out, in, n, phase, x_step_, dw));
+  // One move per step, after both GEMMs used this step's scale.
+  move_scale(dy, n * out);
+}
+
+void QuantizedPath::note_overflows(size_t non_finite) {
+  if (non_finite == 0 || !dy_finite_) return;
+  overflowed_ = true;
+  stats_.fp16_overflows += non_finite;
 }
 
 QuantStats QuantizedPath::take_stats() {
   QuantStats s = stats_;
   s.grad_scale_log2 = scale_.log2_scale();
   s.pact_alpha = alpha_.value[0];
+  s.grad_headroom = headroom_;
   stats_ = QuantStats{};
   return s;
 }

@@ -14,6 +14,12 @@
 //                 codes, scaled back by s_x·2^−g. SAWB's estimator passes dW to W unchanged.
 //   GradScale     g per layer, a power of two: set at the first batch's fixed point (the g that
 //                 puts max|dY|·2^g in (32, 64]), then moved by one vote per step (Fig. 3(a)).
+//   Overflow      IEEE FP16 (5 exponent bits) overflows where IBM's 1-6-9 FP16 would not: a
+//                 long update GEMM (K = batch·H·W) of products up to 15·64 sums past 65504. A
+//                 layer whose gradient GEMM gives ±inf or NaN from a finite dY halves g at once
+//                 and keeps one more binade of headroom for the rest of the run (votes then aim
+//                 max|dY|·2^g at (32, 64]·2^−h), and the trainer skips that step, as dynamic
+//                 loss scaling does (Micikevicius et al. 2018). Both are counted per epoch.
 // int4-fp4-r2: both gradient GEMMs on radix-2 FP4 (±2^n, 1 … 64, fp4_radix2_encode of dY·2^g)
 // on the same shift-MAC engine (gemm_fp4_radix2_int4), no phases.
 #pragma once
@@ -43,6 +49,10 @@ struct QuantStats {
   int grad_scale_log2 = 0;  // at the epoch's end
   double pact_alpha = 0;    // at the epoch's end
   uint64_t acc_overflows = 0;
+  // Non-finite outputs of the backward-data and update GEMMs from finite gradients (FP16
+  // overflow), and the GradScale headroom h in binades at the epoch's end.
+  uint64_t fp16_overflows = 0;
+  int grad_headroom = 0;
 };
 
 class QuantizedPath : public GemmPath {
@@ -71,8 +81,12 @@ class QuantizedPath : public GemmPath {
   void quantize_gradient(const float* dy, size_t n, size_t out, bool transposed,
                          numerics::Fp4Phase phase, std::vector<uint8_t>& codes);
 
-  void fp4_gemm(const uint8_t* g, const int8_t* b, const numerics::IntFormat& fb, size_t rows,
-                size_t cols, size_t k, numerics::Fp4Phase phase, double step, float* c) const;
+  // Returns how many of C's values are not finite.
+  size_t fp4_gemm(const uint8_t* g, const int8_t* b, const numerics::IntFormat& fb, size_t rows,
+                  size_t cols, size_t k, numerics::Fp4Phase phase, double step, float* c) const;
+  // After this step's GEMMs: headroom and scale after an overflow, else the step's vote.
+  void move_scale(const float* dy, size_t count);
+  void note_overflows(size_t non_finite);
 
   const Parallel& par_;
   Datapath datapath_;
@@ -88,6 +102,9 @@ class QuantizedPath : public GemmPath {
   double alpha_used_ = 0;
   int scale_used_ = 0;
   bool scale_set_ = false;
+  int headroom_ = 0;
+  bool dy_finite_ = true;    // this step's dY (a NaN from a later layer's overflow is not ours)
+  bool overflowed_ = false;  // this step's GEMMs overflowed from a finite dY
   numerics::GradScale scale_;
   QuantStats stats_;
   std::vector<int8_t> scratch_i8_;

@@ -220,6 +220,16 @@ std::vector<EpochResult> train(const Dataset& data, const TrainOptions& options,
         progress.on_trace(net);
         for (GemmLayer* g : net.gemm_layers()) g->set_capture(false);
       }
+      const bool finite = std::all_of(params.begin(), params.end(), [](const Param* p) {
+        return std::all_of(p->grad.begin(), p->grad.end(),
+                           [](float g) { return std::isfinite(g); });
+      });
+      if (!finite) {
+        ++r.skipped_steps;
+        if (progress.on_step) progress.on_step(step + 1, steps);
+        if (progress.should_stop && progress.should_stop()) return results;
+        continue;
+      }
       const auto lr = static_cast<float>(cosine_learning_rate(options.learning_rate, step, steps));
       const auto mu = static_cast<float>(options.momentum);
       const auto wd = static_cast<float>(options.weight_decay);

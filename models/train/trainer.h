@@ -49,6 +49,8 @@ struct EpochResult {
   double train_accuracy = 0;  // of the batches as trained
   double test_loss = 0, test_accuracy = 0;
   std::vector<LayerEpoch> layers;  // the quantized layers, in network order
+  // Steps whose gradients held inf or NaN (an FP16 overflow): no parameter moved in them.
+  uint64_t skipped_steps = 0;
 };
 
 // The recipes the issue names, and whether this build trains them.

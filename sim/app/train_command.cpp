@@ -131,7 +131,9 @@ Json layer_json(const train::LayerEpoch& l) {
        l.stats.fp4_values ? static_cast<double>(l.stats.fp4.saturated) / n : 0.0},
       {"grad_scale_log2", l.stats.grad_scale_log2},
       {"pact_alpha", l.stats.pact_alpha},
-      {"acc_overflows", l.stats.acc_overflows}};
+      {"acc_overflows", l.stats.acc_overflows},
+      {"fp16_overflows", l.stats.fp16_overflows},
+      {"grad_headroom", l.stats.grad_headroom}};
 }
 
 }  // namespace
@@ -240,9 +242,14 @@ int train_command(int argc, char* argv[]) {
     };
     progress.on_epoch = [&](const train::EpochResult& r) {
       if (tty) std::fprintf(stderr, "\r");
-      std::fprintf(stderr, "seed %llu epoch %u: loss %.4f, test accuracy %.2f %%\n",
+      std::fprintf(stderr, "seed %llu epoch %u: loss %.4f, test accuracy %.2f %%",
                    static_cast<unsigned long long>(s), r.epoch, r.train_loss,
                    100 * r.test_accuracy);
+      if (r.skipped_steps > 0) {
+        std::fprintf(stderr, " (%llu steps skipped: FP16 overflow in a gradient GEMM)",
+                     static_cast<unsigned long long>(r.skipped_steps));
+      }
+      std::fprintf(stderr, "\n");
     };
     options.trace_step = s == seed_list.front() ? emit_step : 0;
     progress.on_trace = [&](train::Network& net) {
@@ -266,6 +273,7 @@ int train_command(int argc, char* argv[]) {
                       {"train_accuracy", r.train_accuracy},
                       {"test_loss", r.test_loss},
                       {"test_accuracy", r.test_accuracy},
+                      {"skipped_steps", r.skipped_steps},
                       {"layers", layers}});
       csv += std::to_string(s) + "," + std::to_string(r.epoch) + "," + fmt(r.learning_rate) + "," +
              fmt(r.train_loss) + "," + fmt(r.train_accuracy) + "," + fmt(r.test_loss) + "," +

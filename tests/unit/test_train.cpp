@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <filesystem>
@@ -60,6 +61,84 @@ TEST(Train, QuantizedForwardIsTheIntegerGemmOfPactAndSawbCodes) {
   EXPECT_EQ(dx[2], wq(2));
   EXPECT_EQ(dx[3], 0.0f);
   EXPECT_EQ(path.params()[0]->grad[0], wq(3));
+}
+
+// IEEE FP16 overflow in the update GEMM, by hand: one weight, n rows all x = 6 (PACT code 15)
+// and dY = 1. GradScale's first fixed point is g = 6 (1·2^6 = 64 in (32, 64]), so every FP4 code
+// is 7 (4^3 = 64) and every product 15·64 = 960. The update GEMM sums n = 100 of them in 4-way
+// groups (3840 each, exact): 17 groups reach 65280; the 18th gives 69120 >= 65520, +inf.
+TEST(Train, Fp16OverflowHalvesGradScaleAndKeepsHeadroom) {
+  Parallel par(1);
+  QuantizedPath path(par, Datapath{}, GradientFormat::kFp4Even, "fc", true);
+  const float w = 0.5f;
+  const auto step = [&](size_t n, float dy_value) {
+    const std::vector<float> x(n, 6.0f), dy(n, dy_value);
+    std::vector<float> y(n), dx(n);
+    float dw = 0;
+    path.forward(x.data(), &w, n, 1, 1, y.data());
+    path.backward_data(dy.data(), &w, n, 1, 1, dx.data());
+    path.update(dy.data(), x.data(), n, 1, 1, &dw);
+    return dw;
+  };
+  EXPECT_EQ(step(100, 1.0f), std::numeric_limits<float>::infinity());
+  QuantStats s = path.take_stats();
+  EXPECT_EQ(s.fp16_overflows, 1u);  // the one dW element; dX (K = 1) is finite
+  EXPECT_EQ(s.grad_headroom, 1);
+  EXPECT_EQ(s.grad_scale_log2, 5);  // halved at once: 6 - 1
+  // n = 10 cannot overflow (at most 10·960). The vote aims one binade lower now: max|dY|·2^(5+1)
+  // = 64 is in (32, 64], so g holds at 5 (without headroom 1·2^5 = 32 would vote it back to 6).
+  EXPECT_TRUE(std::isfinite(step(10, 1.0f)));
+  s = path.take_stats();
+  EXPECT_EQ(s.fp16_overflows, 0u);
+  EXPECT_EQ(s.grad_headroom, 1);
+  EXPECT_EQ(s.grad_scale_log2, 5);
+  // A NaN dY (a later layer overflowed; the trainer skips the step) moves nothing here and is
+  // not this layer's overflow. FP4 encodes NaN as +0 (and counts it), so dW is 0.
+  EXPECT_EQ(step(10, std::nanf("")), 0.0f);
+  s = path.take_stats();
+  EXPECT_EQ(s.fp16_overflows, 0u);
+  EXPECT_EQ(s.grad_headroom, 1);
+  EXPECT_EQ(s.grad_scale_log2, 5);
+  EXPECT_EQ(s.fp4.nan, 20u);  // 10 values in each gradient GEMM
+}
+
+// The trainer's side: a batch whose update GEMM must overflow FP16. 1024 identical 8x8 images
+// of ones, all labelled 3, batch 512: every row of a layer's dY and X is the same, so dW sums 512
+// equal products. fc2's largest |dY| becomes FP4 64 and its inputs (ReLU of a He-initialised
+// fc1 over 64 ones: about N(0, 2), the largest of 512 about 4, PACT code round(4·15/6) = 10) give
+// products of about 640: 512·640 = 327680, five times 65504. The step is skipped (no parameter
+// moves, so all stay finite) and the layer backs off.
+TEST(Train, StepsWithAnFp16OverflowAreSkipped) {
+  Dataset d;
+  d.name = "ones";
+  d.rows = d.cols = 8;
+  d.train_images.assign(1024 * 64, 1.0f);
+  d.train_labels.assign(1024, 3);
+  d.test_images.assign(10 * 64, 1.0f);
+  d.test_labels.assign(10, 3);
+  TrainOptions o;
+  o.recipe = "int4-fp4";
+  o.epochs = 3;
+  o.batch = 512;
+  const std::vector<EpochResult> r = train(d, o, {});
+  ASSERT_EQ(r.size(), 3u);
+  uint64_t overflows = 0;
+  for (const EpochResult& e : r) {
+    for (const LayerEpoch& l : e.layers) overflows += l.stats.fp16_overflows;
+    EXPECT_TRUE(std::isfinite(e.train_loss));
+  }
+  // Recorded when written: 2 + 2 skipped steps while fc2 backs off 4 binades and fc3 3 (each
+  // overflow one binade), 25043 dW elements overflowed; then steps go through and it learns the
+  // one label. Nothing moved in epochs 1 and 2, so their mean losses are equal.
+  EXPECT_EQ(r[0].skipped_steps, 2u);
+  EXPECT_EQ(r[1].skipped_steps, 2u);
+  EXPECT_EQ(r[2].skipped_steps, 0u);
+  EXPECT_EQ(r[0].train_loss, r[1].train_loss);
+  EXPECT_EQ(r[2].layers[0].layer, "fc2");
+  EXPECT_EQ(r[2].layers[0].stats.grad_headroom, 4);
+  EXPECT_EQ(r[2].layers[1].stats.grad_headroom, 3);
+  EXPECT_EQ(overflows, 25043u);
+  EXPECT_EQ(r[2].test_accuracy, 1.0);
 }
 
 TEST(Train, BadOptionsAreRefused) {

@@ -177,7 +177,12 @@ TEST(GradScale, AppliesSummedVotes) {
   gs.apply_votes(+1 + 1 - 1);  // sum 1 > 0: x2
   EXPECT_EQ(gs.log2_scale(), 13);
   EXPECT_EQ(gs.vote_for(g.data(), g.size()), -1);  // 81.92 > 64
-  gs.apply_votes(5);                               // clamped at max_log2 13
+  // With one binade of headroom the target is (16, 32]: 0.01 * 2^(13 + 1) = 163.84 > 64 votes
+  // -1 too; at scale 2^11, 0.01 * 2^12 = 40.96 holds, where no headroom (20.48) would vote +1.
+  EXPECT_EQ(gs.vote_for(g.data(), g.size(), 1), -1);
+  EXPECT_EQ(GradScale(11).vote_for(g.data(), g.size(), 1), 0);
+  EXPECT_EQ(GradScale(11).vote_for(g.data(), g.size()), +1);
+  gs.apply_votes(5);  // clamped at max_log2 13
   EXPECT_EQ(gs.log2_scale(), 13);
   gs.apply_votes(0);  // hold
   EXPECT_EQ(gs.log2_scale(), 13);
