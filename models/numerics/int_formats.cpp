@@ -13,21 +13,6 @@ void IntFormat::validate() const {
   }
 }
 
-double round_half_even(double x) {
-  // Doubles of magnitude 2^52 and up (and inf, NaN) are integers already; so are both zeros,
-  // returned with their sign. Below 2^52 the truncation to int64 is exact and does not read the
-  // process-wide rounding mode (as std::nearbyint would), and floor(x) follows from it; x - f
-  // is then exact, so the tie test is exact.
-  if (!(std::fabs(x) < 0x1p52) || x == 0.0) return x;
-  const auto t = static_cast<int64_t>(x);
-  const int64_t fl = static_cast<double>(t) > x ? t - 1 : t;
-  const double f = static_cast<double>(fl);
-  const double d = x - f;
-  if (d > 0.5) return f + 1.0;
-  if (d < 0.5) return f;
-  return (fl & 1) == 0 ? f : f + 1.0;
-}
-
 int32_t saturate_int(int64_t x, const IntFormat& format, bool* saturated) {
   const int64_t lo = format.min();
   const int64_t hi = format.max();

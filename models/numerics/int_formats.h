@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace nibble::numerics {
@@ -23,8 +24,22 @@ inline constexpr IntFormat kUint4{4, false};  // 0..15
 inline constexpr IntFormat kInt2{2, true};    // -2..1
 inline constexpr IntFormat kInt8{8, true};    // -128..127
 
-// Round half to even on a double, independent of the floating-point environment's mode.
-double round_half_even(double x);
+// Round half to even on a double, independent of the floating-point environment's mode
+// (inline: the quantizers call it once per element).
+inline double round_half_even(double x) {
+  // Doubles of magnitude 2^52 and up (and inf, NaN) are integers already; so are both zeros,
+  // returned with their sign. Below 2^52 the truncation to int64 is exact and does not read the
+  // process-wide rounding mode (as std::nearbyint would), and floor(x) follows from it; x - f
+  // is then exact, so the tie test is exact.
+  if (!(std::fabs(x) < 0x1p52) || x == 0.0) return x;
+  const auto t = static_cast<int64_t>(x);
+  const int64_t fl = static_cast<double>(t) > x ? t - 1 : t;
+  const double f = static_cast<double>(fl);
+  const double d = x - f;
+  if (d > 0.5) return f + 1.0;
+  if (d < 0.5) return f;
+  return (fl & 1) == 0 ? f : f + 1.0;
+}
 
 // Saturating conversion of a real value to `format`: round half to even, then clip.
 // Throws std::invalid_argument on NaN; +-inf saturate. `saturated`, when given, is set to whether

@@ -53,13 +53,22 @@ double sawb_alpha(const float* w, size_t n, int bits) {
   return alpha > 0.0 ? alpha : 0.0;
 }
 
-int32_t quantize_symmetric(double w, double alpha, int bits) {
-  check_bits(bits, 2, 8, "quantize_symmetric");
-  if (!(alpha >= 0.0)) throw std::invalid_argument("quantize_symmetric: alpha must be >= 0");
+namespace {
+
+// The symmetric code of w once bits and alpha (>= 0) are checked.
+int32_t symmetric_code(double w, double alpha, int bits) {
   if (alpha == 0.0) return 0;
   const int32_t levels = symmetric_max_code(bits);
   const double clipped = w > alpha ? alpha : (w < -alpha ? -alpha : w);
   return to_int(clipped * levels / alpha, IntFormat{bits, true});
+}
+
+}  // namespace
+
+int32_t quantize_symmetric(double w, double alpha, int bits) {
+  check_bits(bits, 2, 8, "quantize_symmetric");
+  if (!(alpha >= 0.0)) throw std::invalid_argument("quantize_symmetric: alpha must be >= 0");
+  return symmetric_code(w, alpha, bits);
 }
 
 QuantizedTensor sawb_quantize_per_channel(const float* w, size_t channels, size_t per_channel,
@@ -70,8 +79,9 @@ QuantizedTensor sawb_quantize_per_channel(const float* w, size_t channels, size_
   for (size_t ch = 0; ch < channels; ++ch) {
     const float* row = w + ch * per_channel;
     const double alpha = sawb_alpha(row, per_channel, bits);
+    if (!(alpha >= 0.0)) throw std::invalid_argument("quantize_symmetric: alpha must be >= 0");
     for (size_t i = 0; i < per_channel; ++i) {
-      q.codes[ch * per_channel + i] = static_cast<int8_t>(quantize_symmetric(row[i], alpha, bits));
+      q.codes[ch * per_channel + i] = static_cast<int8_t>(symmetric_code(row[i], alpha, bits));
     }
     q.alphas.push_back(alpha);
     q.scales.push_back(alpha / symmetric_max_code(bits));
@@ -83,15 +93,27 @@ QuantizedTensor sawb_quantize(const float* w, size_t n, int bits) {
   return sawb_quantize_per_channel(w, 1, n, bits);
 }
 
-int32_t pact_quantize(double x, double alpha, int bits) {
-  check_bits(bits, 1, 8, "pact_quantize");
+namespace {
+
+void check_pact_alpha(double alpha) {
   if (!(alpha > 0.0) || std::isinf(alpha)) {
     throw std::invalid_argument("pact_quantize: alpha must be finite and > 0");
   }
+}
+
+// PACT's code of x once bits and alpha are checked: round(clip(x, 0, α)·levels/α).
+int32_t pact_code(double x, double alpha, int32_t levels) {
   if (std::isnan(x)) throw std::invalid_argument("pact_quantize: NaN input");
-  const int32_t levels = (int32_t{1} << bits) - 1;
   const double y = x < 0.0 ? 0.0 : (x > alpha ? alpha : x);
   return static_cast<int32_t>(round_half_even(y * levels / alpha));
+}
+
+}  // namespace
+
+int32_t pact_quantize(double x, double alpha, int bits) {
+  check_bits(bits, 1, 8, "pact_quantize");
+  check_pact_alpha(alpha);
+  return pact_code(x, alpha, (int32_t{1} << bits) - 1);
 }
 
 QuantizedTensor pact_quantize_per_channel(const float* x, size_t channels, size_t per_channel,
@@ -102,9 +124,10 @@ QuantizedTensor pact_quantize_per_channel(const float* x, size_t channels, size_
   check_bits(bits, 1, 7, "pact_quantize");
   const int32_t levels = (int32_t{1} << bits) - 1;
   for (size_t ch = 0; ch < channels; ++ch) {
+    check_pact_alpha(alphas[ch]);
     for (size_t i = 0; i < per_channel; ++i) {
       const size_t at = ch * per_channel + i;
-      q.codes[at] = static_cast<int8_t>(pact_quantize(x[at], alphas[ch], bits));
+      q.codes[at] = static_cast<int8_t>(pact_code(x[at], alphas[ch], levels));
     }
     q.alphas.push_back(alphas[ch]);
     q.scales.push_back(alphas[ch] / levels);
