@@ -60,14 +60,40 @@ NIBBLE_INLINE void store(const F8& v, float scale, int64_t width, float* dst) {
   std::copy(lanes, lanes + width, dst);
 }
 
-// Rows [i, i + R) of C, one panel: R x 8 float running sums.
+// The k loop runs in blocks of kKBlock so that a block's rows of A and slice of a panel stay in
+// cache while every row block and panel of C passes over them; between blocks each element's
+// running state waits in memory. Only where the k loop pauses changes, not what it computes.
+constexpr int64_t kKBlock = 256;
+
+// Where an FP16 sum stands between k blocks: chunk and group positions depend only on k, so
+// every element has the same ones.
+struct Position {
+  int64_t in_chunk = 0;
+  int64_t in_group = 0;
+};
+
+// Of R consecutive rows of C in one panel: the running sums (for FP16: the total), and for FP16
+// the open chunk and group sums.
+// (Plain floats, 8 per row: a std::vector of a vector type would not keep its alignment.)
+struct BlockState {
+  float* sum;
+  float* chunk;
+  float* inner;
+};
+
+NIBBLE_INLINE void put(float* p, const F8& v) { std::memcpy(p, &v, sizeof v); }
+
+// Rows [i, i + R) of C, one panel, k in [k0, k1): R x 8 float running sums.
 template <int R>
-NIBBLE_INLINE void f32_block(const float* a, int64_t k, const float* panel, F8* acc) {
-  for (int r = 0; r < R; ++r) acc[r] = F8{};
-  for (int64_t kk = 0; kk < k; ++kk) {
+NIBBLE_INLINE void f32_block(const float* a, int64_t lda, int64_t k0, int64_t k1,
+                             const float* panel, const BlockState& st) {
+  F8 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = load(st.sum + r * kLanes);
+  for (int64_t kk = k0; kk < k1; ++kk) {
     const F8 bv = load(panel + kk * kLanes);
-    for (int r = 0; r < R; ++r) acc[r] = acc[r] + a[r * k + kk] * bv;
+    for (int r = 0; r < R; ++r) acc[r] = acc[r] + a[r * lda + kk] * bv;
   }
+  for (int r = 0; r < R; ++r) put(st.sum + r * kLanes, acc[r]);
 }
 
 // x (an integer in a float, |x| < 2^24) rounded to 11 significant bits with ties to even, and
@@ -84,22 +110,29 @@ NIBBLE_INLINE F8 round_fp16_units(F8 x) {
   return bits_as<F8>((bits & ~over) | (inf & over));
 }
 
-// Rows [i, i + R) of C, one panel, FP16 accumulation as gemm.cpp's fp16_gemm_rne: chunk
-// boundaries and groups depend only on k, so all lanes and rows close them together.
+// Rows [i, i + R) of C, one panel, k in [k0, k1) of k, FP16 accumulation as gemm.cpp's
+// fp16_gemm_rne: chunk boundaries and groups depend only on k, so all lanes and rows close them
+// together. `pos` is where the sums stand at k0, and is moved to where they stand at k1.
 template <int R>
-NIBBLE_INLINE void shift_block(const float* x, int64_t k, const float* panel, int64_t chunk_length,
-                               int64_t group, F8* total) {
+NIBBLE_INLINE void shift_block(const float* x, int64_t lda, int64_t k0, int64_t k1, int64_t k,
+                               const float* panel, int64_t chunk_length, int64_t group,
+                               const BlockState& st, Position& pos) {
+  F8 total[R];
   F8 chunk[R];
   F8 inner[R];
-  for (int r = 0; r < R; ++r) total[r] = chunk[r] = inner[r] = F8{};
-  int64_t in_chunk = 0;
-  int64_t in_group = 0;
-  for (int64_t kk = 0; kk < k; ++kk) {
+  for (int r = 0; r < R; ++r) {
+    total[r] = load(st.sum + r * kLanes);
+    chunk[r] = load(st.chunk + r * kLanes);
+    inner[r] = load(st.inner + r * kLanes);
+  }
+  int64_t in_chunk = pos.in_chunk;
+  int64_t in_group = pos.in_group;
+  for (int64_t kk = k0; kk < k1; ++kk) {
     const F8 bv = load(panel + kk * kLanes);
     if (group == 1) {
-      for (int r = 0; r < R; ++r) chunk[r] = round_fp16_units(chunk[r] + x[r * k + kk] * bv);
+      for (int r = 0; r < R; ++r) chunk[r] = round_fp16_units(chunk[r] + x[r * lda + kk] * bv);
     } else {
-      for (int r = 0; r < R; ++r) inner[r] = inner[r] + x[r * k + kk] * bv;  // exact integers
+      for (int r = 0; r < R; ++r) inner[r] = inner[r] + x[r * lda + kk] * bv;  // exact integers
       if (++in_group < group && kk + 1 < k) continue;
       for (int r = 0; r < R; ++r) {
         chunk[r] = round_fp16_units(chunk[r] + inner[r]);
@@ -115,9 +148,12 @@ NIBBLE_INLINE void shift_block(const float* x, int64_t k, const float* panel, in
       in_chunk = 0;
     }
   }
-  if (in_chunk > 0) {
-    for (int r = 0; r < R; ++r) total[r] = round_fp16_units(total[r] + chunk[r]);
+  for (int r = 0; r < R; ++r) {
+    put(st.sum + r * kLanes, total[r]);
+    put(st.chunk + r * kLanes, chunk[r]);
+    put(st.inner + r * kLanes, inner[r]);
   }
+  pos = {in_chunk, in_group};
 }
 
 enum class Sum { kFloat, kShiftFp16 };
@@ -127,32 +163,57 @@ struct ShiftParams {
   int64_t group = 1;
 };
 
-// Every row block and panel of C, the sums stored times `scale`. Inlined into each target clone
-// below, so the whole loop nest is compiled for that target.
+template <Sum kind, int R>
+NIBBLE_INLINE void run_block(const float* a, int64_t k, int64_t k0, int64_t k1, const float* panel,
+                             const ShiftParams& sp, const BlockState& st, Position& pos) {
+  if constexpr (kind == Sum::kFloat) {
+    f32_block<R>(a, k, k0, k1, panel, st);
+  } else {
+    shift_block<R>(a, k, k0, k1, k, panel, sp.chunk_length, sp.group, st, pos);
+  }
+}
+
+// Every k block, panel and row block of C, then the sums stored times `scale`. Inlined into each
+// target clone below, so the whole loop nest is compiled for that target.
 template <Sum kind>
 NIBBLE_INLINE void over_blocks(const float* a, const std::vector<float>& packed, int64_t m,
                                int64_t n, int64_t k, const ShiftParams& sp, float scale, float* c) {
   const int64_t panels = (n + kLanes - 1) / kLanes;
-  for (int64_t p = 0; p < panels; ++p) {
-    const float* panel = packed.data() + p * k * kLanes;
-    const int64_t width = std::min<int64_t>(kLanes, n - p * kLanes);
-    F8 sums[kRows];
-    int64_t i = 0;
-    for (; i + kRows <= m; i += kRows) {
-      if constexpr (kind == Sum::kFloat) {
-        f32_block<kRows>(a + i * k, k, panel, sums);
-      } else {
-        shift_block<kRows>(a + i * k, k, panel, sp.chunk_length, sp.group, sums);
+  // From state + ((s * panels + p) * m + i) * 8, the 8 lanes of row i in panel p: s = 0 the sum,
+  // 1 the chunk, 2 the group.
+  std::vector<float> state(static_cast<size_t>(3 * panels * m * kLanes), 0.0f);
+  float* const base = state.data();
+  const auto at = [base, panels, m](int64_t p, int64_t i) {
+    return BlockState{base + (p * m + i) * kLanes, base + ((panels + p) * m + i) * kLanes,
+                      base + ((2 * panels + p) * m + i) * kLanes};
+  };
+  Position start;
+  for (int64_t k0 = 0; k0 < k; k0 += kKBlock) {
+    const int64_t k1 = std::min(k, k0 + kKBlock);
+    Position end = start;
+    for (int64_t p = 0; p < panels; ++p) {
+      const float* panel = packed.data() + p * k * kLanes;
+      int64_t i = 0;
+      for (; i + kRows <= m; i += kRows) {
+        end = start;
+        run_block<kind, kRows>(a + i * k, k, k0, k1, panel, sp, at(p, i), end);
       }
-      for (int r = 0; r < kRows; ++r) store(sums[r], scale, width, c + (i + r) * n + p * kLanes);
+      for (; i < m; ++i) {
+        end = start;
+        run_block<kind, 1>(a + i * k, k, k0, k1, panel, sp, at(p, i), end);
+      }
     }
-    for (; i < m; ++i) {
-      if constexpr (kind == Sum::kFloat) {
-        f32_block<1>(a + i * k, k, panel, sums);
-      } else {
-        shift_block<1>(a + i * k, k, panel, sp.chunk_length, sp.group, sums);
-      }
-      store(sums[0], scale, width, c + i * n + p * kLanes);
+    start = end;
+  }
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t width = std::min<int64_t>(kLanes, n - p * kLanes);
+    for (int64_t i = 0; i < m; ++i) {
+      const BlockState st = at(p, i);
+      // A partly filled last chunk is added like any other chunk.
+      F8 sum = load(st.sum);
+      if (kind == Sum::kShiftFp16 && start.in_chunk > 0)
+        sum = round_fp16_units(sum + load(st.chunk));
+      store(sum, scale, width, c + i * n + p * kLanes);
     }
   }
 }

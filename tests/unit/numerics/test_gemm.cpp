@@ -182,14 +182,15 @@ std::vector<float> naive_grouped(const GemmShape& s, const Fp16AccumParams& p, T
 }
 
 TEST(GemmInt4Fp4, FixedPointKernelMatchesPerElementModelOnEveryBlockEdge) {
-  // The kernel works on blocks of 4 rows x 8 columns: shapes below, at and past each edge, every
-  // engine (both operand orders, radix 4 and 2), chunkings and groups, against the reference.
+  // The kernel works on blocks of 4 rows x 8 columns and of 256 k: shapes below, at and past each
+  // edge, every engine (both operand orders, radix 4 and 2), chunkings (100: chunks that straddle
+  // k blocks) and groups, against the reference.
   // UINT4 activations and all-large FP4 codes (5..7 and 13..15) make sums big enough that
   // FP16 rounding happens on most adds.
   int cases = 0;
   for (const int64_t m : {1, 3, 4, 5, 9}) {
     for (const int64_t n : {1, 7, 8, 9, 17}) {
-      for (const int64_t k : {1, 5, 64, 130}) {
+      for (const int64_t k : {1, 5, 64, 130, 256, 600}) {
         const GemmShape s{m, n, k};
         const auto ints = random_ints(static_cast<size_t>(m * k), kUint4, 10 + cases);
         auto codes = random_codes(static_cast<size_t>(k * n), 16, 20 + cases);
@@ -197,7 +198,7 @@ TEST(GemmInt4Fp4, FixedPointKernelMatchesPerElementModelOnEveryBlockEdge) {
         // FP4-left operands: codes [m x k], ints [k x n].
         const auto codes_l = random_codes(static_cast<size_t>(m * k), 16, 30 + cases);
         const auto ints_r = random_ints(static_cast<size_t>(k * n), kInt4, 40 + cases);
-        for (const int64_t cl : {int64_t{0}, int64_t{1}, int64_t{64}}) {
+        for (const int64_t cl : {int64_t{0}, int64_t{1}, int64_t{64}, int64_t{100}}) {
           for (const int64_t g : {int64_t{1}, int64_t{4}, int64_t{5}}) {
             const Fp16AccumParams p{cl, false, 1, g};
             const auto t_il = [&](int64_t i, int64_t kk, int64_t j) {
@@ -223,7 +224,7 @@ TEST(GemmInt4Fp4, FixedPointKernelMatchesPerElementModelOnEveryBlockEdge) {
       }
     }
   }
-  EXPECT_EQ(cases, 5 * 5 * 4 * 3 * 3 * 3);  // m x n x k x chunkings x groups x engines = 2700
+  EXPECT_EQ(cases, 5 * 5 * 6 * 4 * 3 * 3);  // m x n x k x chunkings x groups x engines = 5400
 }
 
 TEST(GemmInt4Fp4, OverflowsToInfinityAndOppositeInfinitiesGiveNaN) {
@@ -422,14 +423,15 @@ TEST(GemmHfp8, MatchesPerElementModelThroughFp9) {
 }
 
 TEST(GemmFloat, BlockedFp32IsTheTextbookLoopBitForBit) {
-  // Blocks of 4 rows x 8 columns: shapes at and past each edge against r[j] += x * b[k][j].
+  // Blocks of 4 rows x 8 columns x 256 k: shapes at and past each edge against the textbook
+  // r[j] += x * b[k][j].
   SplitMix64 rng(77);
   const auto uniform = [&rng]() {
     return static_cast<float>(static_cast<double>(rng.next() >> 11) * 0x1.0p-53 * 2.0 - 1.0);
   };
   for (const int64_t m : {1, 4, 7}) {
     for (const int64_t n : {1, 8, 13}) {
-      for (const int64_t k : {1, 9, 300}) {
+      for (const int64_t k : {1, 9, 300, 600}) {
         std::vector<float> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n));
         for (float& v : a) v = uniform();
         for (float& v : b) v = uniform();
