@@ -266,13 +266,15 @@ std::vector<double> radix2_product_table() {
   return t;
 }
 
-// The FP4 values of a product table's 16 codes in units of 2^-6 (the row of integer 1), exact.
-std::vector<float> fp4_units(const std::vector<double>& table) {
-  std::vector<float> units(16);
+// FP4 codes as their values in units of 2^-6, exact: the product table's row of integer 1.
+std::vector<float> fp4_units(const std::vector<double>& table, const uint8_t* codes, size_t count) {
+  float units[16];
   for (size_t code = 0; code < 16; ++code) {
     units[code] = static_cast<float>(std::ldexp(table[(1 + 8) * 16 + code], kShiftMacFracBits));
   }
-  return units;
+  std::vector<float> out(count);
+  for (size_t i = 0; i < count; ++i) out[i] = units[codes[i]];
+  return out;
 }
 
 // RNE sums with a group whose exact sums fit a float take the fixed-point kernel; stochastic
@@ -291,10 +293,8 @@ void shift_gemm_int_left(const std::string& name, const std::vector<double>& tab
   check_int_codes(a, static_cast<size_t>(s.m * s.k), fa, (name + " A").c_str());
   check_fp4_codes(b_fp4, static_cast<size_t>(s.k * s.n), (name + " B").c_str());
   if (fixed_point_applies(params)) {
-    const std::vector<float> units = fp4_units(table);
     const std::vector<float> x(a, a + s.m * s.k);
-    std::vector<float> bu(static_cast<size_t>(s.k * s.n));
-    for (size_t i = 0; i < bu.size(); ++i) bu[i] = units[b_fp4[i]];
+    const std::vector<float> bu = fp4_units(table, b_fp4, static_cast<size_t>(s.k * s.n));
     kernels::shift_fp16(x.data(), bu.data(), s.m, s.n, s.k, params.chunk_length, params.group,
                         halve, c);
     return;
@@ -320,9 +320,7 @@ void shift_gemm_fp4_left(const std::string& name, const std::vector<double>& tab
   check_fp4_codes(a_fp4, static_cast<size_t>(s.m * s.k), (name + " A").c_str());
   check_int_codes(b, static_cast<size_t>(s.k * s.n), fb, (name + " B").c_str());
   if (fixed_point_applies(params)) {
-    const std::vector<float> units = fp4_units(table);
-    std::vector<float> x(static_cast<size_t>(s.m * s.k));
-    for (size_t i = 0; i < x.size(); ++i) x[i] = units[a_fp4[i]];
+    const std::vector<float> x = fp4_units(table, a_fp4, static_cast<size_t>(s.m * s.k));
     const std::vector<float> bf(b, b + s.k * s.n);
     kernels::shift_fp16(x.data(), bf.data(), s.m, s.n, s.k, params.chunk_length, params.group,
                         halve, c);

@@ -5,8 +5,9 @@
 // Blocked inner loops behind the GEMM kernels of gemm.h (internal to models/numerics; call the
 // gemm.h kernels instead). Each computes, element by element, the same operations in the same
 // order as the textbook i-k-j loop it replaces, so its results are bit-identical to it; the
-// blocking (4 rows x 8 columns over B packed in 8-column panels, GCC vector types that become
-// SSE2 or AVX2) only changes which elements are worked on together.
+// blocking (4 rows x 8 columns over B packed in 8-column panels, k in blocks of 256, GCC vector
+// types that become SSE2 or AVX2) only changes which elements are worked on together and where
+// each element's k loop pauses.
 namespace nibble::numerics::kernels {
 
 // c[m x n] = a[m x k] * b[k x n], row-major floats: c[i][j] = (((0 + a[i][0]b[0][j]) +

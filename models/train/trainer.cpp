@@ -224,16 +224,12 @@ std::vector<EpochResult> train(const Dataset& data, const TrainOptions& options,
         return std::all_of(p->grad.begin(), p->grad.end(),
                            [](float g) { return std::isfinite(g); });
       });
-      if (!finite) {
-        ++r.skipped_steps;
-        if (progress.on_step) progress.on_step(step + 1, steps);
-        if (progress.should_stop && progress.should_stop()) return results;
-        continue;
-      }
       const auto lr = static_cast<float>(cosine_learning_rate(options.learning_rate, step, steps));
       const auto mu = static_cast<float>(options.momentum);
       const auto wd = static_cast<float>(options.weight_decay);
-      for (Param* p : params) {
+      if (!finite) ++r.skipped_steps;  // nothing moves
+      for (size_t k = 0; finite && k < params.size(); ++k) {
+        Param* p = params[k];
         for (size_t i = 0; i < p->value.size(); ++i) {
           const float g = p->grad[i] + (p->decay ? wd * p->value[i] : 0.0f);
           p->momentum[i] = mu * p->momentum[i] + g;
